@@ -1,0 +1,45 @@
+"""The answer-provider interface: passages in, a stream of text deltas and one metadata event out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from docsage.answer.events import MetadataEvent, TextDelta
+from docsage.retrieval.types import Hit
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a thread."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    """Everything a provider needs: the question, the retrieved passages ([1] = hits[0]), the history.
+
+    `covered` is the retrieval layer's verdict on whether the docs cover the question at all (best passage
+    above the calibrated threshold); providers must answer honestly when it is False.
+    """
+
+    question: str
+    hits: list[Hit]
+    history: list[Turn]
+    covered: bool
+
+
+class AnswerProvider(Protocol):
+    """Yields TextDelta events, then exactly one MetadataEvent (is_uncertain, model, token usage)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def generate(self, request: AnswerRequest) -> Iterator[TextDelta | MetadataEvent]: ...
+
+    def condense(self, question: str, history: list[Turn]) -> str:
+        """A standalone version of a follow-up question, for retrieval."""
+        ...

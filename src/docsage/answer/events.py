@@ -1,0 +1,44 @@
+"""The one internal answer-event stream that every surface renders in its own framing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from docsage.retrieval.types import Hit
+
+
+@dataclass(frozen=True)
+class SourcesEvent:
+    """The passages the answer is based on, in citation order ([1] is hits[0])."""
+
+    hits: list[Hit]
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class MetadataEvent:
+    is_uncertain: bool
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IdentifiersEvent:
+    """Ids of the stored thread and question-answer (emitted once the answer is persisted)."""
+
+    thread_id: str
+    question_answer_id: str
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    reason: str
+
+
+AnswerEvent = SourcesEvent | TextDelta | MetadataEvent | IdentifiersEvent | ErrorEvent

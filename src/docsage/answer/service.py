@@ -1,0 +1,46 @@
+"""The answer engine every surface shares: condense, retrieve, judge coverage, generate — as one event stream."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from docsage.answer.base import AnswerProvider, AnswerRequest, Turn
+from docsage.answer.events import AnswerEvent, SourcesEvent
+from docsage.config import Settings
+from docsage.retrieval.service import RetrievalService
+from docsage.retrieval.types import Hit
+
+
+def is_covered(hits: list[Hit], threshold: float) -> bool:
+    """Do the docs cover the question? The best passage's cosine similarity must reach the threshold.
+
+    Cosine is absolute (fused RRF scores are only relative), so one calibrated threshold works across
+    projects; `docsage eval --calibrate` measures it on answerable vs unanswerable questions.
+    """
+    return bool(hits) and max(h.dense_score for h in hits) >= threshold
+
+
+class AnswerService:
+    def __init__(self, retrieval: RetrievalService, provider: AnswerProvider, settings: Settings) -> None:
+        self.retrieval = retrieval
+        self.provider = provider
+        self.settings = settings
+
+    def stream(
+        self,
+        project_id: str,
+        question: str,
+        history: list[Turn] | None = None,
+        *,
+        top_k: int | None = None,
+        source_ids: list[str] | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """Sources first, then text deltas, then one metadata event."""
+        history = history or []
+        query = self.provider.condense(question, history) if history else question
+        hits = self.retrieval.search(
+            project_id, query, top_k=top_k or self.settings.retrieval_top_k, source_ids=source_ids
+        )
+        covered = is_covered(hits, self.settings.uncertain_threshold)
+        yield SourcesEvent(hits)
+        yield from self.provider.generate(AnswerRequest(question, hits, history, covered))

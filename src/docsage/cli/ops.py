@@ -1,0 +1,216 @@
+"""CLI commands that do the work: ingest, search, ask, serve, eval."""
+
+from __future__ import annotations
+
+import json
+from types import TracebackType
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from docsage.answer.events import MetadataEvent, SourcesEvent, TextDelta
+from docsage.cli.common import console, err_console, fail, print_json, services
+from docsage.ingest.service import IngestSummary
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ProjectOpt = Annotated[str, typer.Option("--project", help="Project id.")]
+
+
+class RichIngestProgress:
+    """Three live bars: documents seen, chunks produced, chunks embedded."""
+
+    def __init__(self, label: str) -> None:
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+        self.docs = self.progress.add_task(f"{label}: documents", total=None)
+        self.chunk_task = self.progress.add_task("chunks", total=None)
+        self.embed_task = self.progress.add_task("embeddings", total=None)
+
+    def __enter__(self) -> RichIngestProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.progress.stop()
+
+    def documents(self, seen: int) -> None:
+        self.progress.update(self.docs, completed=seen)
+
+    def chunks(self, produced: int) -> None:
+        self.progress.update(self.chunk_task, completed=produced, total=produced)
+        self.progress.update(self.embed_task, total=produced)
+
+    def embedded(self, done: int) -> None:
+        self.progress.update(self.embed_task, completed=done)
+
+
+def _summary_line(name: str, s: IngestSummary) -> str:
+    return (f"{name}: {s.status} — added {s.added}, updated {s.updated}, unchanged {s.unchanged}, "
+            f"deleted {s.deleted}, failed {s.failed}, skipped {s.skipped}; {s.chunks} chunks in {s.seconds:.1f} s")
+
+
+def ingest(
+    project: ProjectOpt,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source id.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index a project's sources (only changed documents are re-embedded); blocks until done."""
+    svc = services()
+    sources = svc.projects.list_sources(project)
+    if source is not None:
+        sources = [s for s in sources if s.id == source]
+        if not sources:
+            fail(f"source {source} not found in project {project}")
+    if not sources:
+        fail(f"project {project} has no sources; add one with `docsage source add`")
+    summaries: list[tuple[str, IngestSummary]] = []
+    for src in sources:
+        with RichIngestProgress(src.name) as progress:
+            summaries.append((src.name, svc.ingest.run(src.id, progress)))
+    if as_json:
+        print_json([{"source": name, **s.__dict__} for name, s in summaries])
+    else:
+        for name, s in summaries:
+            console.print(_summary_line(name, s), highlight=False)
+            if s.error:
+                err_console.print(f"[red]{name}: {s.error}[/]")
+            for f in s.failures[:20]:
+                err_console.print(f"[yellow]{f['kind']}[/] {f['url']}: {f['reason']}", highlight=False)
+            if len(s.failures) > 20:
+                err_console.print(f"… and {len(s.failures) - 20} more")
+    if any(s.status != "succeeded" for _, s in summaries):
+        raise SystemExit(1)
+
+
+def search(
+    query: Annotated[str, typer.Argument(help="What to search for.")],
+    project: ProjectOpt,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=200, help="Number of passages.")] = 5,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid, lexical or dense.")] = "hybrid",
+    as_json: JsonOpt = False,
+) -> None:
+    """Hybrid search over a project's chunks."""
+    if mode not in ("hybrid", "lexical", "dense"):
+        fail(f"unknown mode {mode!r}; choose hybrid, lexical or dense")
+    svc = services()
+    svc.projects.get_project(project)
+    hits = svc.retrieval.search(project, query, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        print_json([{"source_url": h.source_url, "title": h.title, "heading_path": h.heading_path,
+                     "content": h.content, "score": h.score, "dense_score": h.dense_score,
+                     "document_id": h.document_id, "chunk_id": h.chunk_id} for h in hits])
+        return
+    for i, h in enumerate(hits, start=1):
+        console.print(f"[bold]{i}. {h.heading_path or h.title}[/]  [dim]{h.source_url}  score={h.score:.4f}[/]")
+        snippet = h.content if len(h.content) < 400 else h.content[:400] + "…"
+        console.print(snippet, markup=False, highlight=False)
+        console.print()
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    project: ProjectOpt,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the project's docs, streaming the answer, then the numbered sources."""
+    svc = services()
+    svc.projects.get_project(project)
+    hits = []
+    answer: list[str] = []
+    meta: MetadataEvent | None = None
+    for event in svc.answers.stream(project, question):
+        if isinstance(event, SourcesEvent):
+            hits = event.hits
+        elif isinstance(event, TextDelta):
+            answer.append(event.text)
+            if not as_json:
+                console.out(event.text, end="", highlight=False)
+                console.file.flush()
+        elif isinstance(event, MetadataEvent):
+            meta = event
+    if as_json:
+        print_json({"answer": "".join(answer), "is_uncertain": meta.is_uncertain if meta else True,
+                    "model": meta.model if meta else "",
+                    "sources": [{"n": i, "title": h.title, "source_url": h.source_url}
+                                for i, h in enumerate(hits, start=1)]})
+        return
+    console.print("\n")
+    if meta and meta.is_uncertain:
+        console.print("[yellow]uncertain: the documentation may not cover this[/]")
+    console.print("[bold]Sources[/]")
+    for i, h in enumerate(hits, start=1):
+        console.print(f"[{i}] {h.heading_path or h.title} — {h.source_url}", markup=False, highlight=False)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to bind.")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from docsage.api.app import create_app
+
+    settings = services().settings
+    bind_host, bind_port = host or settings.host, port or settings.port
+    app = create_app(services())
+    console.print(f"docsage serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+
+
+def eval_cmd(
+    dataset: Annotated[list[str], typer.Option("--dataset", help="BEIR-format folder (repeatable).")],
+    depth: Annotated[int, typer.Option("--depth", min=10, help="Chunks retrieved per query.")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score lexical, dense and hybrid retrieval on BEIR datasets (nDCG@10, Recall@10/100, MRR@10, latency)."""
+    from docsage.evaluation.runner import run_eval
+
+    results = []
+    for path in dataset:
+        with RichIngestProgress(f"eval {path}") as progress:
+            results.append(run_eval(path, services().settings, depth=depth, progress=progress))
+    if as_json:
+        print_json([r.to_json() for r in results])
+        return
+    for r in results:
+        table = Table(title=f"{r.dataset}: {r.documents} docs → {r.chunks} chunks, {r.queries} queries, "
+                            f"ingest {r.ingest_seconds:.1f}s")
+        for col in ("retriever", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"):
+            table.add_column(col, justify="left" if col == "retriever" else "right")
+        for m in r.results:
+            table.add_row(m.mode, *(f"{m.metrics[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
+                          f"{m.p50_ms:.1f}", f"{m.p95_ms:.1f}")
+        console.print(table)
+    del json
+
+
+def demo(
+    docs: Annotated[str, typer.Option("--docs", help="Folder of documentation to serve.")] = "docs",
+    name: Annotated[str, typer.Option("--name", help="Project name.")] = "demo",
+    host: Annotated[str | None, typer.Option("--host", help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to bind.")] = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Only ingest; do not start the server.")] = False,
+) -> None:
+    """Create (or reuse) a project for a docs folder, ingest it, and serve it — what `make run` does."""
+    from pathlib import Path
+
+    svc = services()
+    folder = str(Path(docs).expanduser().resolve())
+    project = next((p for p in svc.projects.list_projects() if p.name == name), None)
+    project = project or svc.projects.create_project(name)
+    source = next((s for s in svc.projects.list_sources(project.id) if s.type == "folder" and s.location == folder),
+                  None)
+    source = source or svc.projects.add_source(project.id, "folder", folder, name=Path(folder).name)
+    with RichIngestProgress(source.name) as progress:
+        summary = svc.ingest.run(source.id, progress)
+    console.print(_summary_line(source.name, summary), highlight=False)
+    bind_host, bind_port = host or svc.settings.host, port or svc.settings.port
+    console.print(f"\nproject id: {project.id}")
+    console.print(f'try:  docsage ask --project {project.id} "How do I add a website as a source?"', highlight=False)
+    if not no_serve:
+        console.print(f"open: http://{bind_host}:{bind_port}/docs", highlight=False)
+        serve(host=bind_host, port=bind_port)

@@ -1,0 +1,201 @@
+"""CLI commands that manage projects, API keys, integrations and sources."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from docsage.cli.common import console, fail, print_json, services
+from docsage.db.models import ApiKey, Integration, Project, Source
+
+project_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
+key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+integration_app = typer.Typer(help="Create and list integrations.", no_args_is_help=True)
+source_app = typer.Typer(help="Add, list and remove documentation sources.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ProjectOpt = Annotated[str, typer.Option("--project", help="Project id.")]
+
+
+def project_json(p: Project) -> dict[str, Any]:
+    return {"id": p.id, "project_name": p.name, "team": p.team_id, "created_at": p.created_at}
+
+
+def key_json(k: ApiKey) -> dict[str, Any]:
+    return {"id": k.id, "project": k.project_id, "scheme": k.scheme, "prefix": k.prefix,
+            "allowed_origins": list(k.allowed_origins), "created_at": k.created_at, "revoked_at": k.revoked_at}
+
+
+def integration_json(i: Integration) -> dict[str, Any]:
+    return {"id": i.id, "project": i.project_id, "name": i.name, "description": i.description,
+            "integration_type": i.integration_type, "is_setup_complete": i.is_setup_complete,
+            "is_enabled": i.is_enabled, "created_at": i.created_at, "updated_at": i.updated_at}
+
+
+def source_json(s: Source) -> dict[str, Any]:
+    return {"id": s.id, "project": s.project_id, "name": s.name, "type": s.type, "location": s.location,
+            "options": s.options, "created_at": s.created_at, "ingested_at": s.ingested_at}
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+
+
+@project_app.command("create")
+def project_create(name: Annotated[str, typer.Option("--name", help="Project name.")], as_json: JsonOpt = False) -> None:
+    """Create a project in the default team."""
+    project = services().projects.create_project(name)
+    if as_json:
+        print_json(project_json(project))
+    else:
+        console.print(f"created project [bold]{project.name}[/] id={project.id}")
+
+
+@project_app.command("list")
+def project_list(as_json: JsonOpt = False) -> None:
+    """List projects."""
+    projects = services().projects.list_projects()
+    if as_json:
+        print_json([project_json(p) for p in projects])
+    else:
+        _table("projects", ["id", "name", "team", "created"], [[p.id, p.name, p.team_id, p.created_at] for p in projects])
+
+
+@key_app.command("create")
+def key_create(
+    project: ProjectOpt,
+    scheme: Annotated[str, typer.Option("--scheme", help="x-api-key (Kapa API) or bearer (chatbot API).")] = "x-api-key",
+    allowed_origin: Annotated[
+        list[str] | None, typer.Option("--allowed-origin", help="Origin allowed to use a bearer key (repeatable).")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="A label for the key.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key; the secret is shown once and only its hash is stored."""
+    created = services().projects.create_key(project, scheme, allowed_origin or [], name)
+    if as_json:
+        print_json({"key": created.secret, **key_json(created.key)})
+    else:
+        console.print(f"key id={created.key.id}\n{created.secret}\n[dim]store it now: it is not shown again[/]")
+
+
+@key_app.command("list")
+def key_list(project: Annotated[str | None, typer.Option("--project", help="Project id.")] = None,
+             as_json: JsonOpt = False) -> None:
+    """List API keys (prefixes only)."""
+    keys = services().projects.list_keys(project)
+    if as_json:
+        print_json([key_json(k) for k in keys])
+    else:
+        _table("API keys", ["id", "project", "scheme", "prefix", "origins", "revoked"],
+               [[k.id, k.project_id, k.scheme, k.prefix + "…", ", ".join(k.allowed_origins), k.revoked_at]
+                for k in keys])
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: Annotated[str, typer.Argument(help="Key id.")], as_json: JsonOpt = False) -> None:
+    """Revoke an API key; requests with it are refused from now on."""
+    key = services().projects.revoke_key(key_id)
+    if as_json:
+        print_json(key_json(key))
+    else:
+        console.print(f"revoked key {key.id}")
+
+
+@integration_app.command("create")
+def integration_create(
+    project: ProjectOpt,
+    type_: Annotated[str, typer.Option("--type", help="API, WIDGET, SLACK_CHANNEL, SLACK_WORKSPACE, DISCORD_CHANNEL, "
+                                       "DISCORD_SERVER, SUPPORT_FORM_DEFLECTOR or DASHBOARD_CHAT.")],
+    name: Annotated[str, typer.Option("--name", help="Integration name.")],
+    description: Annotated[str, typer.Option("--description", help="Free text.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an integration (used to attribute questions in analytics)."""
+    integration = services().projects.create_integration(project, type_, name, description)
+    if as_json:
+        print_json(integration_json(integration))
+    else:
+        console.print(f"created {integration.integration_type} integration id={integration.id}")
+
+
+@integration_app.command("list")
+def integration_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
+    """List a project's integrations."""
+    items = services().projects.list_integrations(project)
+    if as_json:
+        print_json([integration_json(i) for i in items])
+    else:
+        _table("integrations", ["id", "type", "name"], [[i.id, i.integration_type, i.name] for i in items])
+
+
+@source_app.command("add")
+def source_add(
+    project: ProjectOpt,
+    type_: Annotated[str, typer.Option("--type", help="folder, web, git or openapi.")],
+    path: Annotated[str | None, typer.Option("--path", help="Local folder, repository or spec file.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Website, clone URL or spec URL.")] = None,
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    allow_private: Annotated[bool, typer.Option("--allow-private", help="Allow crawling loopback/private addresses.")]
+    = False,
+    max_pages: Annotated[int | None, typer.Option("--max-pages", help="Website page limit.")] = None,
+    include: Annotated[list[str] | None, typer.Option("--include", help="git: glob of files to index (repeatable).")]
+    = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="git: glob of files to skip (repeatable).")]
+    = None,
+    ref: Annotated[str | None, typer.Option("--ref", help="git: branch, tag or commit.")] = None,
+    url_template: Annotated[str | None, typer.Option(
+        "--url-template", help="git: citation URL, e.g. https://github.com/o/r/blob/{ref}/{path}")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a documentation source to a project (run `docsage ingest` to index it)."""
+    if (path is None) == (url is None):
+        fail("give exactly one of --path or --url")
+    if type_ == "web" and path is not None:
+        fail("a web source takes --url")
+    options: dict[str, Any] = {}
+    if allow_private:
+        options["allow_private"] = True
+    if max_pages is not None:
+        if max_pages < 1:
+            fail("--max-pages must be at least 1")
+        options["max_pages"] = max_pages
+    for key, value in (("include", include), ("exclude", exclude), ("ref", ref), ("url_template", url_template)):
+        if value:
+            options[key] = value
+    source = services().projects.add_source(project, type_, str(path or url), name, options)
+    if as_json:
+        print_json(source_json(source))
+    else:
+        console.print(f"added {source.type} source [bold]{source.name}[/] id={source.id}")
+
+
+@source_app.command("list")
+def source_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
+    """List a project's sources with document counts and the last ingest status."""
+    svc = services().projects
+    sources = svc.list_sources(project)
+    status = svc.source_status(project)
+    if as_json:
+        print_json([{**source_json(s), **status.get(s.id, {})} for s in sources])
+    else:
+        _table("sources", ["id", "type", "name", "location", "documents", "last ingest"],
+               [[s.id, s.type, s.name, s.location, status[s.id]["documents"], status[s.id]["last_status"]]
+                for s in sources])
+
+
+@source_app.command("remove")
+def source_remove(source_id: Annotated[str, typer.Argument(help="Source id.")], as_json: JsonOpt = False) -> None:
+    """Remove a source and purge its documents, chunks and vectors."""
+    purged = services().projects.remove_source(source_id)
+    if as_json:
+        print_json({"id": source_id, "documents_deleted": purged})
+    else:
+        console.print(f"removed source {source_id} ({purged} documents purged)")

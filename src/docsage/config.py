@@ -1,0 +1,59 @@
+"""The one typed settings object, read from DOCSAGE_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting docsage reads; each maps to the env variable DOCSAGE_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="DOCSAGE_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.docsage"), description="Directory holding the SQLite database and state.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means sqlite:///$DOCSAGE_HOME/docsage.db.")
+
+    embedding_provider: str = Field(default="local", description="'local' (bundled MiniLM ONNX) or 'openai'.")
+    embedding_base_url: str = Field(default="", description="Base URL of an OpenAI-compatible embeddings API.")
+    embedding_model: str = Field(default="text-embedding-3-small", description="Model name for the openai provider.")
+    embedding_api_key: str = Field(default="", description="API key for the openai embedding provider.")
+    embedding_threads: int = Field(default=0, description="ONNX Runtime intra-op threads; 0 means all cores.")
+    embedding_batch_size: int = Field(default=32, description="Chunks per embedding batch.")
+
+    llm_provider: str = Field(default="extractive", description="'extractive' (offline) or 'openai'.")
+    llm_base_url: str = Field(default="", description="Base URL of an OpenAI-compatible chat API.")
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model for the openai provider.")
+    llm_api_key: str = Field(default="", description="API key for the openai LLM provider.")
+    llm_timeout_s: float = Field(default=60.0, description="Timeout for one LLM request, seconds.")
+
+    retrieval_top_k: int = Field(default=8, description="Passages given to the answer engine.")
+    retrieval_candidates: int = Field(default=100, description="Candidates taken from each retriever before fusion.")
+    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
+    uncertain_threshold: float = Field(
+        default=0.42, description="Answers whose best passage scores below this are marked uncertain."
+    )
+
+    crawl_max_pages: int = Field(default=500, description="Default page limit of the website connector.")
+    crawl_concurrency: int = Field(default=4, description="Concurrent requests of the website connector.")
+    crawl_timeout_s: float = Field(default=20.0, description="Timeout of one website request, seconds.")
+    crawl_user_agent: str = Field(default="docsage-crawler/0.1", description="User agent sent by the crawler.")
+
+    host: str = Field(default="127.0.0.1", description="Host `docsage serve` binds to.")
+    port: int = Field(default=8000, description="Port `docsage serve` binds to.")
+
+    def resolved_home(self) -> Path:
+        return self.home.expanduser()
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home() / 'docsage.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

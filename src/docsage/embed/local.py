@@ -1,0 +1,80 @@
+"""Bundled offline embedder: all-MiniLM-L6-v2 as per-channel int8 ONNX, run by onnxruntime."""
+
+from __future__ import annotations
+
+import os
+import threading
+from importlib import resources
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from docsage.embed.base import Vectors
+
+MODEL_DIR = resources.files("docsage.embed") / "minilm"
+MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
+
+
+class MiniLMEmbedder:
+    """384-d MiniLM embeddings; mean-pooled over the attention mask and L2-normalised."""
+
+    def __init__(self, threads: int = 0, batch_size: int = 32) -> None:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(MODEL_DIR / "model.onnx"), opts, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
+        # tokenizer.json ships truncation 128 and fixed padding 128: both would silently cut and slow us.
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._counter = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return "local/all-MiniLM-L6-v2-int8"
+
+    @property
+    def dimension(self) -> int:
+        return 384
+
+    @property
+    def max_tokens(self) -> int:
+        return MAX_TOKENS
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Word pieces per text, [CLS] and [SEP] included (what the model would see untruncated)."""
+        return [len(enc.ids) for enc in self._counter.encode_batch(texts)]
+
+    def _run(self, texts: list[str]) -> Vectors:
+        with self._lock:
+            encs = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encs], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        summed = (hidden * mask[..., None]).sum(axis=1)
+        vecs = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        return vecs.astype(np.float32)
+
+    def embed_documents(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Batches of similar length waste less compute on padding; results go back in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self._batch_size):
+            idx = order[start : start + self._batch_size]
+            out[idx] = self._run([texts[i] for i in idx])
+        return out
+
+    def embed_query(self, text: str) -> Vectors:
+        return self._run([text])[0]

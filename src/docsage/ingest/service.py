@@ -1,0 +1,227 @@
+"""Change-only ingestion: fetch, parse, chunk, embed and index a source's documents, run by run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from docsage.config import Settings
+from docsage.db.documents import DocumentRepository
+from docsage.db.engine import Database
+from docsage.db.models import Document, IngestRun, Source, utcnow
+from docsage.db.sources import IngestRunRepository, SourceRepository
+from docsage.embed.base import Embedder
+from docsage.errors import DocsageError, NotFoundError
+from docsage.index.base import ChunkWrite, IndexBackend
+from docsage.ingest.chunk import ChunkDraft, Chunker, chunk_id
+from docsage.ingest.connectors import build_connector
+from docsage.ingest.documents import ConnectorItem, FetchedDocument, FetchFailure
+from docsage.ingest.parse import parse
+
+log = logging.getLogger(__name__)
+EMBED_POOL = 256  # chunks gathered before one embed + write transaction; bigger pools batch by length better
+
+
+class IngestProgress(Protocol):
+    def documents(self, seen: int) -> None: ...
+
+    def chunks(self, produced: int) -> None: ...
+
+    def embedded(self, done: int) -> None: ...
+
+
+class _NoProgress:
+    def documents(self, seen: int) -> None:
+        pass
+
+    def chunks(self, produced: int) -> None:
+        pass
+
+    def embedded(self, done: int) -> None:
+        pass
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    source_id: str
+    status: str = "running"
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    error: str = ""
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    doc: FetchedDocument
+    title: str
+    content: str
+    drafts: list[ChunkDraft]
+    existing_id: str | None
+
+
+class IngestService:
+    def __init__(self, database: Database, index: IndexBackend, embedder: Embedder, settings: Settings) -> None:
+        self.database = database
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.chunker = Chunker(embedder.count_tokens, embedder.max_tokens)
+
+    def run(self, source_id: str, progress: IngestProgress | None = None) -> IngestSummary:
+        """Ingest one source from its connector; deletions only happen after a complete listing."""
+        with self.database.session() as session:
+            source = SourceRepository(session).get(source_id)
+            if source is None:
+                raise NotFoundError(f"source {source_id} not found")
+            connector = build_connector(source.type, source.location, dict(source.options), self.settings)
+        return self.ingest_items(source, connector.iter_documents(), progress, complete_listing=True)
+
+    def ingest_items(
+        self,
+        source: Source,
+        items: Iterable[ConnectorItem],
+        progress: IngestProgress | None = None,
+        *,
+        complete_listing: bool = False,
+    ) -> IngestSummary:
+        """Index the given items; with complete_listing, documents absent from them are deleted."""
+        progress = progress or _NoProgress()
+        started = time.perf_counter()
+        with self.database.session() as session:
+            runs = IngestRunRepository(session)
+            for stale in runs.running(source.id):  # a run killed mid-way (kill -9): the next run completes it
+                stale.status = "interrupted"
+                stale.finished_at = utcnow()
+            run = runs.add(IngestRun(project_id=source.project_id, source_id=source.id))
+            known = DocumentRepository(session).fingerprints(source.id)
+        summary = IngestSummary(run_id=run.id, source_id=source.id)
+        seen: set[str] = set()
+        pending: list[_Pending] = []
+        pending_chunks = 0
+        embedded = 0
+        produced = 0
+        try:
+            for item in items:
+                if isinstance(item, FetchFailure):
+                    if item.skipped:
+                        summary.skipped += 1
+                    else:
+                        seen.add(item.url)  # keep the old version of a document that failed this time
+                        summary.failed += 1
+                    summary.failures.append({"url": item.url, "reason": item.reason,
+                                             "kind": "skipped" if item.skipped else "failed"})
+                    continue
+                if item.url in seen:
+                    continue
+                seen.add(item.url)
+                progress.documents(len(seen))
+                prior = known.get(item.url)
+                if prior and prior[1] == item.hash and prior[2] == self.embedder.name:
+                    summary.unchanged += 1
+                    continue
+                try:
+                    parsed = parse(item.raw, item.fmt, item.url, item.title)
+                    drafts = self.chunker.chunk(parsed)
+                except DocsageError as exc:
+                    self._fail(summary, item.url, exc.message)
+                    continue
+                except Exception as exc:  # a parser bug on one document must not abort the run
+                    log.exception("parsing %s failed", item.url)
+                    self._fail(summary, item.url, f"{type(exc).__name__}: {exc}")
+                    continue
+                pending.append(_Pending(item, parsed.title, parsed.text, drafts, prior[0] if prior else None))
+                pending_chunks += len(drafts)
+                produced += len(drafts)
+                progress.chunks(produced)
+                if pending_chunks >= EMBED_POOL:
+                    embedded += self._flush(source, pending, summary)
+                    progress.embedded(embedded)
+                    pending, pending_chunks = [], 0
+            embedded += self._flush(source, pending, summary)
+            progress.embedded(embedded)
+            if complete_listing:
+                gone = [doc_id for url, (doc_id, _, _) in known.items() if url not in seen]
+                self._delete(source.project_id, gone)
+                summary.deleted = len(gone)
+            summary.status = "succeeded"
+        except DocsageError as exc:
+            summary.status, summary.error = "failed", exc.message
+        except BaseException as exc:
+            summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"
+            self._finish(source, summary, started)
+            raise
+        self._finish(source, summary, started)
+        return summary
+
+    @staticmethod
+    def _fail(summary: IngestSummary, url: str, reason: str) -> None:
+        summary.failed += 1
+        summary.failures.append({"url": url, "reason": reason, "kind": "failed"})
+
+    def _flush(self, source: Source, pending: list[_Pending], summary: IngestSummary) -> int:
+        """Embed the pooled chunks, then write all pooled documents in one transaction."""
+        if not pending:
+            return 0
+        texts = [d.embed_text for p in pending for d in p.drafts]
+        vectors = self.embedder.embed_documents(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+        offset = 0
+        with self.database.session() as session:
+            docs = DocumentRepository(session)
+            for p in pending:
+                n = len(p.drafts)
+                doc = docs.get(p.existing_id) if p.existing_id else None
+                if doc is None:
+                    doc = docs.add(Document(project_id=source.project_id, source_id=source.id, url=p.doc.url,
+                                            content_hash=p.doc.hash))
+                    summary.added += 1
+                else:
+                    summary.updated += 1
+                doc.title, doc.content, doc.content_hash = p.title, p.content, p.doc.hash
+                doc.chunk_count, doc.embedder = n, self.embedder.name
+                writes = [
+                    ChunkWrite(chunk_id(source.id, p.doc.url, d.ordinal, d.text), d.ordinal, d.heading_path,
+                               d.text, d.token_count)
+                    for d in p.drafts
+                ]
+                self.index.write_document(session, source.project_id, source.id, doc.id, p.title, writes,
+                                          vectors[offset : offset + n])
+                offset += n
+                summary.chunks += n
+        return len(texts)
+
+    def _delete(self, project_id: str, document_ids: list[str]) -> None:
+        if not document_ids:
+            return
+        with self.database.session() as session:
+            self.index.delete_documents(session, project_id, document_ids)
+            docs = DocumentRepository(session)
+            for doc_id in document_ids:
+                doc = docs.get(doc_id)
+                if doc is not None:
+                    session.delete(doc)
+
+    def _finish(self, source: Source, summary: IngestSummary, started: float) -> None:
+        summary.seconds = time.perf_counter() - started
+        with self.database.session() as session:
+            run = IngestRunRepository(session).get(summary.run_id)
+            if run is not None:
+                run.status, run.error, run.finished_at = summary.status, summary.error, utcnow()
+                run.added, run.updated, run.unchanged = summary.added, summary.updated, summary.unchanged
+                run.deleted, run.failed, run.chunks = summary.deleted, summary.failed, summary.chunks
+                run.seconds, run.failures = summary.seconds, summary.failures[:200]
+            stored = SourceRepository(session).get(source.id)
+            if stored is not None and summary.status == "succeeded":
+                stored.ingested_at = utcnow()

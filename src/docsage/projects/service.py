@@ -1,0 +1,197 @@
+"""Projects, API keys, integrations and sources: creation, listing and removal rules."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from docsage.db.documents import DocumentRepository
+from docsage.db.engine import Database
+from docsage.db.integrations import IntegrationRepository
+from docsage.db.keys import ApiKeyRepository
+from docsage.db.models import ApiKey, Integration, Project, Source, utcnow
+from docsage.db.projects import ProjectRepository
+from docsage.db.sources import IngestRunRepository, SourceRepository
+from docsage.errors import InvalidInputError, NotFoundError
+from docsage.index.base import IndexBackend
+
+DEFAULT_TEAM = "default"
+KEY_SCHEMES = ("x-api-key", "bearer")
+INTEGRATION_TYPES = (
+    "API", "WIDGET", "SLACK_CHANNEL", "SLACK_WORKSPACE", "DISCORD_CHANNEL", "DISCORD_SERVER",
+    "SUPPORT_FORM_DEFLECTOR", "DASHBOARD_CHAT",
+)
+SOURCE_TYPES = ("folder", "web", "git", "openapi", "upload")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A new key: `secret` is shown once and never stored."""
+
+    key: ApiKey
+    secret: str
+
+
+def _check_origin(origin: str) -> str:
+    parsed = urlparse(origin)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/"):
+        raise InvalidInputError(f"allowed origin must look like https://host[:port], got {origin!r}")
+    return f"{parsed.scheme}://{parsed.netloc}".lower()
+
+
+class ProjectService:
+    def __init__(self, database: Database, index: IndexBackend) -> None:
+        self.database = database
+        self.index = index
+
+    # projects -------------------------------------------------------------------------------------------
+    def create_project(self, name: str, team_name: str = DEFAULT_TEAM) -> Project:
+        if not name.strip():
+            raise InvalidInputError("project name must not be empty")
+        with self.database.session() as session:
+            repo = ProjectRepository(session)
+            return repo.create(name.strip(), repo.get_or_create_team(team_name))
+
+    def get_project(self, project_id: str) -> Project:
+        with self.database.session() as session:
+            project = ProjectRepository(session).get(project_id)
+            if project is None:
+                raise NotFoundError(f"project {project_id} not found")
+            return project
+
+    def list_projects(self) -> list[Project]:
+        with self.database.session() as session:
+            return ProjectRepository(session).list()
+
+    # keys -----------------------------------------------------------------------------------------------
+    def create_key(
+        self, project_id: str, scheme: str = "x-api-key", allowed_origins: list[str] | None = None, name: str = ""
+    ) -> CreatedKey:
+        if scheme not in KEY_SCHEMES:
+            raise InvalidInputError(f"unknown key scheme {scheme!r}; choose one of {', '.join(KEY_SCHEMES)}")
+        origins = [_check_origin(o) for o in allowed_origins or []]
+        if origins and scheme != "bearer":
+            raise InvalidInputError("allowed origins apply to bearer keys only (use --scheme bearer)")
+        self.get_project(project_id)
+        secret = ("dsk_" if scheme == "x-api-key" else "dsb_") + secrets.token_urlsafe(32)
+        with self.database.session() as session:
+            key = ApiKeyRepository(session).add(
+                ApiKey(project_id=project_id, name=name, scheme=scheme, prefix=secret[:10],
+                       key_hash=hash_key(secret), allowed_origins=origins)
+            )
+        return CreatedKey(key, secret)
+
+    def list_keys(self, project_id: str | None = None) -> list[ApiKey]:
+        if project_id:
+            self.get_project(project_id)
+        with self.database.session() as session:
+            return ApiKeyRepository(session).list(project_id)
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        with self.database.session() as session:
+            repo = ApiKeyRepository(session)
+            key = repo.get(key_id)
+            if key is None:
+                raise NotFoundError(f"API key {key_id} not found")
+            if key.revoked_at is None:
+                repo.revoke(key, utcnow())
+            return key
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        with self.database.session() as session:
+            key = ApiKeyRepository(session).by_hash(hash_key(secret))
+            if key is None or key.revoked_at is not None:
+                return None
+            return key
+
+    # integrations ---------------------------------------------------------------------------------------
+    def create_integration(self, project_id: str, integration_type: str, name: str, description: str = "") -> Integration:
+        if integration_type not in INTEGRATION_TYPES:
+            raise InvalidInputError(
+                f"unknown integration type {integration_type!r}; choose one of {', '.join(INTEGRATION_TYPES)}"
+            )
+        if not name.strip():
+            raise InvalidInputError("integration name must not be empty")
+        self.get_project(project_id)
+        with self.database.session() as session:
+            return IntegrationRepository(session).add(
+                Integration(project_id=project_id, integration_type=integration_type, name=name.strip(),
+                            description=description)
+            )
+
+    def list_integrations(self, project_id: str, types: list[str] | None = None) -> list[Integration]:
+        self.get_project(project_id)
+        with self.database.session() as session:
+            return IntegrationRepository(session).list(project_id, types)
+
+    # sources --------------------------------------------------------------------------------------------
+    def add_source(
+        self, project_id: str, source_type: str, location: str, name: str = "", options: dict[str, Any] | None = None
+    ) -> Source:
+        if source_type not in SOURCE_TYPES:
+            raise InvalidInputError(f"unknown source type {source_type!r}; choose one of {', '.join(SOURCE_TYPES)}")
+        if not location:
+            raise InvalidInputError(f"a {source_type} source needs --path or --url")
+        self.get_project(project_id)
+        is_url = urlparse(location).scheme in ("http", "https", "git", "ssh", "file") or location.startswith("git@")
+        if source_type == "folder" or (source_type in ("git", "openapi") and not is_url):
+            path = Path(location).expanduser()
+            if not path.exists():
+                raise InvalidInputError(f"path does not exist: {location}")
+            if source_type == "folder" and not path.is_dir():
+                raise InvalidInputError(f"not a directory: {location}")
+            location = str(path.resolve())
+        if source_type == "web" and urlparse(location).scheme not in ("http", "https"):
+            raise InvalidInputError(f"a web source needs an http(s) URL, got {location!r}")
+        with self.database.session() as session:
+            return SourceRepository(session).add(
+                Source(project_id=project_id, type=source_type, location=location, options=options or {},
+                       name=name or Path(urlparse(location).path or location).name or location)
+            )
+
+    def get_source(self, source_id: str) -> Source:
+        with self.database.session() as session:
+            source = SourceRepository(session).get(source_id)
+            if source is None:
+                raise NotFoundError(f"source {source_id} not found")
+            return source
+
+    def list_sources(self, project_id: str) -> list[Source]:
+        self.get_project(project_id)
+        with self.database.session() as session:
+            return SourceRepository(session).list(project_id)
+
+    def source_status(self, project_id: str) -> dict[str, dict[str, Any]]:
+        """Per source: document count and the latest ingest run's status, counts and time."""
+        with self.database.session() as session:
+            counts = SourceRepository(session).document_counts(project_id)
+            runs = IngestRunRepository(session)
+            out: dict[str, dict[str, Any]] = {}
+            for source in SourceRepository(session).list(project_id):
+                run = runs.latest(source.id)
+                out[source.id] = {
+                    "documents": counts.get(source.id, 0),
+                    "last_status": run.status if run else "never",
+                    "last_error": run.error if run else "",
+                    "last_run_at": run.started_at if run else None,
+                }
+            return out
+
+    def remove_source(self, source_id: str) -> int:
+        """Delete a source with its documents, chunks and vectors; returns the number of documents purged."""
+        with self.database.session() as session:
+            source = SourceRepository(session).get(source_id)
+            if source is None:
+                raise NotFoundError(f"source {source_id} not found")
+            doc_ids = DocumentRepository(session).ids_for_source(source_id)
+            self.index.delete_documents(session, source.project_id, doc_ids)
+            SourceRepository(session).delete(source)
+            return len(doc_ids)

@@ -1,0 +1,56 @@
+"""Wires settings, storage and providers into the services each surface uses (built lazily, once)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from docsage.answer.base import AnswerProvider
+from docsage.answer.service import AnswerService
+from docsage.config import Settings, get_settings
+from docsage.db.engine import Database, get_database
+from docsage.embed.base import Embedder
+from docsage.embed.registry import get_embedder
+from docsage.index.base import IndexBackend
+from docsage.index.registry import get_index_backend
+from docsage.ingest.service import IngestService
+from docsage.projects.service import ProjectService
+from docsage.retrieval.service import RetrievalService
+
+
+class Services:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    @cached_property
+    def database(self) -> Database:
+        return get_database(self.settings.resolved_database_url())
+
+    @cached_property
+    def index(self) -> IndexBackend:
+        return get_index_backend(self.database)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return get_embedder(self.settings)
+
+    @cached_property
+    def projects(self) -> ProjectService:
+        return ProjectService(self.database, self.index)
+
+    @cached_property
+    def retrieval(self) -> RetrievalService:
+        return RetrievalService(self.database, self.index, self.embedder, self.settings)
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        return IngestService(self.database, self.index, self.embedder, self.settings)
+
+    @cached_property
+    def answer_provider(self) -> AnswerProvider:
+        from docsage.answer.registry import get_answer_provider
+
+        return get_answer_provider(self.settings, self.embedder.count_tokens)
+
+    @cached_property
+    def answers(self) -> AnswerService:
+        return AnswerService(self.retrieval, self.answer_provider, self.settings)

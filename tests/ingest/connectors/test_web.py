@@ -1,0 +1,231 @@
+"""The website connector against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from docsage.config import Settings
+from docsage.errors import ConnectorError
+from docsage.ingest.connectors.registry import build_connector
+from docsage.ingest.connectors.web import BlockedURLError, WebConnector, check_public_url, normalize_url
+from docsage.ingest.documents import ConnectorItem, FetchedDocument, FetchFailure
+
+
+@dataclass
+class Site:
+    """An in-memory site: path -> (status, headers, body); `log` records every requested path."""
+
+    pages: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+    fail_once: set[str] = field(default_factory=set)
+    base: str = ""
+
+    def html(self, path: str, body: str) -> None:
+        self.pages[path] = (200, {"Content-Type": "text/html; charset=utf-8"}, body.encode())
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    state = Site()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.log.append(self.path)
+            if self.path in state.fail_once:
+                state.fail_once.discard(self.path)
+                status, headers, body = 503, {"Retry-After": "0"}, b"busy"
+            else:
+                status, headers, body = state.pages.get(self.path, (404, {}, b"not found"))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def docs_site(site: Site) -> None:
+    base = site.base
+    site.pages["/robots.txt"] = (
+        200,
+        {"Content-Type": "text/plain"},
+        f"User-agent: *\nDisallow: /docs/private/\nSitemap: {base}/sitemap.xml\n".encode(),
+    )
+    sitemap = "".join(
+        f"<url><loc>{base}{path}</loc></url>"
+        for path in ["/docs/", "/docs/guide.html", "/docs/private/secret.html", "/blog/post.html"]
+    )
+    site.pages["/sitemap.xml"] = (
+        200,
+        {"Content-Type": "application/xml"},
+        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{sitemap}</urlset>'.encode(),
+    )
+    site.html(
+        "/docs/",
+        """<html><head><title>Docs home</title></head><body>
+        <a href="guide.html">Guide</a> <a href="old">Old page</a> <a href="missing.html">Gone</a>
+        <a href="../blog/post.html">Blog</a> <a href="private/secret.html">Secret</a>
+        <a href="mailto:team@example.com">Mail</a> <a href="javascript:void(0)">JS</a>
+        <a href="#top">Top</a> <a href="notes.md">Notes</a> <a href="logo.png">Logo</a></body></html>""",
+    )
+    site.html(
+        "/docs/guide.html",
+        """<html><head><title>Guide</title></head><body><nav><a href="/docs/">Home</a></nav>
+        <main><h1>Guide</h1><p>Install it.</p><a href="hidden.html#part">More</a>
+        <a href="guide.html#intro">Self</a></main><footer>© Example</footer></body></html>""",
+    )
+    site.html("/docs/hidden.html", "<html><head><title>Hidden</title></head><body>Only linked.</body></html>")
+    site.pages["/docs/old"] = (301, {"Location": "/docs/new"}, b"")
+    site.html("/docs/new", "<html><head><title>New</title></head><body>Moved here.</body></html>")
+    site.pages["/docs/notes.md"] = (200, {"Content-Type": "text/markdown"}, b"# Notes\n\nPlain notes.\n")
+    site.html("/docs/private/secret.html", "<html><body>secret</body></html>")
+    site.html("/blog/post.html", "<html><body>blog</body></html>")
+
+
+def crawl(
+    start: str, *, max_pages: int = 100, allow_private: bool = True, prefix: str | None = None
+) -> list[ConnectorItem]:
+    connector = WebConnector(
+        start,
+        max_pages=max_pages,
+        allow_private=allow_private,
+        concurrency=4,
+        timeout_s=5.0,
+        user_agent="docsage-test/1.0",
+        prefix=prefix,
+    )
+    return list(connector.iter_documents())
+
+
+def test_crawl_follows_sitemap_links_robots_and_redirects(site: Site) -> None:
+    docs_site(site)
+    items = crawl(f"{site.base}/docs/")
+    documents = {item.url: item for item in items if isinstance(item, FetchedDocument)}
+    failures = {item.url: item for item in items if isinstance(item, FetchFailure)}
+    base = site.base
+
+    assert sorted(documents) == [
+        f"{base}/docs/",
+        f"{base}/docs/guide.html",
+        f"{base}/docs/hidden.html",
+        f"{base}/docs/new",
+        f"{base}/docs/notes.md",
+    ]
+    assert len([item.url for item in items]) == len({item.url for item in items})
+    assert documents[f"{base}/docs/"].title == "Docs home"
+    assert documents[f"{base}/docs/"].fmt == "html"
+    assert documents[f"{base}/docs/notes.md"].fmt == "markdown"
+    assert documents[f"{base}/docs/new"].title == "New"
+
+    secret = failures[f"{base}/docs/private/secret.html"]
+    assert secret.skipped and secret.reason == "disallowed by robots.txt"
+    missing = failures[f"{base}/docs/missing.html"]
+    assert not missing.skipped and "404" in missing.reason
+    assert set(failures) == {secret.url, missing.url}
+
+    assert "/docs/private/secret.html" not in site.log
+    assert "/blog/post.html" not in site.log
+    assert "/docs/logo.png" not in site.log
+    assert site.log.count("/docs/guide.html") == 1
+    assert site.log.count("/docs/new") == 1
+
+
+def test_max_pages_caps_documents(site: Site) -> None:
+    docs_site(site)
+    items = crawl(f"{site.base}/docs/", max_pages=2)
+    documents = [item for item in items if isinstance(item, FetchedDocument)]
+    assert len(documents) == 2
+    assert documents[0].url == f"{site.base}/docs/"
+
+
+def test_explicit_prefix_narrows_the_crawl(site: Site) -> None:
+    docs_site(site)
+    site.html("/docs/guide/", '<html><body><a href="/docs/hidden.html">x</a><a href="a.html">a</a></body></html>')
+    site.html("/docs/guide/a.html", "<html><body>a</body></html>")
+    items = crawl(f"{site.base}/docs/guide/", prefix=f"{site.base}/docs/guide/")
+    assert sorted(item.url for item in items) == [f"{site.base}/docs/guide/", f"{site.base}/docs/guide/a.html"]
+
+
+def test_retries_a_temporary_server_error(site: Site) -> None:
+    site.html("/flaky.html", "<html><head><title>Flaky</title></head><body>ok</body></html>")
+    site.fail_once.add("/flaky.html")
+    items = crawl(f"{site.base}/flaky.html")
+    assert [(item.url, type(item)) for item in items] == [(f"{site.base}/flaky.html", FetchedDocument)]
+    assert site.log.count("/flaky.html") == 2
+
+
+def test_redirect_outside_the_prefix_is_not_followed(site: Site) -> None:
+    site.html("/docs/", '<html><body><a href="/docs/away">away</a></body></html>')
+    site.pages["/docs/away"] = (302, {"Location": "/elsewhere/page.html"}, b"")
+    site.html("/elsewhere/page.html", "<html><body>elsewhere</body></html>")
+    items = crawl(f"{site.base}/docs/")
+    away = next(item for item in items if item.url == f"{site.base}/docs/away")
+    assert isinstance(away, FetchFailure) and away.skipped and "outside the crawl prefix" in away.reason
+    assert "/elsewhere/page.html" not in site.log
+
+
+def test_loopback_start_url_needs_allow_private(site: Site) -> None:
+    site.html("/docs/", "<html><body>hi</body></html>")
+    with pytest.raises(ConnectorError, match="--allow-private"):
+        crawl(f"{site.base}/docs/", allow_private=False)
+    assert site.log == []
+
+
+def test_unreachable_start_url_raises() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(ConnectorError, match="cannot reach"):
+        crawl(f"http://127.0.0.1:{port}/docs/")
+
+
+def test_missing_start_page_raises(site: Site) -> None:
+    with pytest.raises(ConnectorError, match="HTTP 404"):
+        crawl(f"{site.base}/nothing/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://10.1.2.3/", "http://[::1]/x", "http://169.254.169.254/latest", "http://0.0.0.0/", "http://224.0.0.1/"],
+)
+def test_non_public_addresses_are_refused(url: str) -> None:
+    with pytest.raises(BlockedURLError, match="--allow-private"):
+        check_public_url(url, allow_private=False)
+
+
+def test_only_http_schemes_are_fetched() -> None:
+    with pytest.raises(ConnectorError, match="http"):
+        check_public_url("file:///etc/passwd", allow_private=True)
+    assert normalize_url("mailto:someone@example.com") is None
+    assert normalize_url("HTTP://Example.COM:80/a/b?x=1#frag") == "http://example.com/a/b?x=1"
+    assert normalize_url("https://example.com") == "https://example.com/"
+
+
+def test_registry_builds_the_web_connector(site: Site) -> None:
+    site.pages["/docs/raw"] = (200, {"Content-Type": "text/markdown"}, b"# Raw\n")
+    site.html("/docs/", '<html><head><title>Home</title></head><body><a href="raw">raw</a></body></html>')
+    connector = build_connector("web", f"{site.base}/docs/", {"allow_private": True, "max_pages": 5}, Settings())
+    assert isinstance(connector, WebConnector) and connector.max_pages == 5
+    items = list(connector.iter_documents())
+    assert [(item.url, getattr(item, "fmt", None)) for item in items] == [
+        (f"{site.base}/docs/", "html"),
+        (f"{site.base}/docs/raw", "markdown"),
+    ]
+    assert site.log[0] == "/robots.txt"
