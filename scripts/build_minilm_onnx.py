@@ -43,7 +43,11 @@ def read_safetensors(raw: bytes) -> dict[str, np.ndarray]:
 
 def build_graph(cfg: dict, w: dict[str, np.ndarray]) -> onnx.ModelProto:
     hidden, heads, layers, eps = (
-        cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"], cfg["layer_norm_eps"])
+        cfg["hidden_size"],
+        cfg["num_attention_heads"],
+        cfg["num_hidden_layers"],
+        cfg["layer_norm_eps"],
+    )
     head_dim = hidden // heads
     nodes: list[onnx.NodeProto] = []
     inits: list[onnx.TensorProto] = []
@@ -62,13 +66,24 @@ def build_graph(cfg: dict, w: dict[str, np.ndarray]) -> onnx.ModelProto:
         return node("Add", [mm, init(p + ".b", w[p + ".bias"])])
 
     def layer_norm(x: str, p: str) -> str:
-        return node("LayerNormalization", [x, init(p + ".g", w[p + ".weight"]), init(p + ".bb", w[p + ".bias"])],
-                    axis=-1, epsilon=eps)
+        return node(
+            "LayerNormalization",
+            [x, init(p + ".g", w[p + ".weight"]), init(p + ".bb", w[p + ".bias"])],
+            axis=-1,
+            epsilon=eps,
+        )
 
     e = "embeddings."
     seq_len = node("Shape", ["input_ids"], start=1, end=2)
-    pos = node("Slice", [init("pos", w[e + "position_embeddings.weight"]), init("z", np.array([0])), seq_len,
-                         init("a0", np.array([0]))])
+    pos = node(
+        "Slice",
+        [
+            init("pos", w[e + "position_embeddings.weight"]),
+            init("z", np.array([0])),
+            seq_len,
+            init("a0", np.array([0])),
+        ],
+    )
     words = node("Gather", [init("wemb", w[e + "word_embeddings.weight"]), "input_ids"])
     types = node("Gather", [init("temb", w[e + "token_type_embeddings.weight"]), "token_type_ids"])
     x = layer_norm(node("Add", [node("Add", [words, types]), pos]), e + "LayerNorm")
@@ -77,14 +92,16 @@ def build_graph(cfg: dict, w: dict[str, np.ndarray]) -> onnx.ModelProto:
     s4, s3 = init("s4", np.array([0, 0, heads, head_dim])), init("s3", np.array([0, 0, hidden]))
     for layer in range(layers):
         p = f"encoder.layer.{layer}."
-        q, k, v = (node("Transpose", [node("Reshape", [linear(x, p + "attention.self." + t), s4])], perm=perm)
-                   for t, perm in (("query", [0, 2, 1, 3]), ("key", [0, 2, 3, 1]), ("value", [0, 2, 1, 3])))
-        scores = node("Mul", [node("MatMul", [q, k]), init(f"sc{layer}", np.float32(head_dim ** -0.5))])
+        q, k, v = (
+            node("Transpose", [node("Reshape", [linear(x, p + "attention.self." + t), s4])], perm=perm)
+            for t, perm in (("query", [0, 2, 1, 3]), ("key", [0, 2, 3, 1]), ("value", [0, 2, 1, 3]))
+        )
+        scores = node("Mul", [node("MatMul", [q, k]), init(f"sc{layer}", np.float32(head_dim**-0.5))])
         attn = node("Softmax", [node("Add", [scores, mask_add])], axis=-1)
         ctx = node("Reshape", [node("Transpose", [node("MatMul", [attn, v])], perm=[0, 2, 1, 3]), s3])
         x = layer_norm(node("Add", [linear(ctx, p + "attention.output.dense"), x]), p + "attention.output.LayerNorm")
         h = linear(x, p + "intermediate.dense")
-        erf = node("Erf", [node("Mul", [h, init(f"r{layer}", np.float32(2 ** -0.5))])])
+        erf = node("Erf", [node("Mul", [h, init(f"r{layer}", np.float32(2**-0.5))])])
         h = node("Mul", [node("Mul", [h, init(f"h{layer}", np.float32(0.5))]), node("Add", [erf, "one"])])
         x = layer_norm(node("Add", [linear(h, p + "output.dense"), x]), p + "output.LayerNorm")
     nodes.append(oh.make_node("Identity", [x], ["last_hidden_state"]))
@@ -93,9 +110,12 @@ def build_graph(cfg: dict, w: dict[str, np.ndarray]) -> onnx.ModelProto:
         return oh.make_tensor_value_info(name, typ, dims)
 
     graph = oh.make_graph(
-        nodes, "bert",
+        nodes,
+        "bert",
         [io(n, TensorProto.INT64, ["b", "s"]) for n in ("input_ids", "attention_mask", "token_type_ids")],
-        [io("last_hidden_state", TensorProto.FLOAT, ["b", "s", hidden])], inits)
+        [io("last_hidden_state", TensorProto.FLOAT, ["b", "s", hidden])],
+        inits,
+    )
     model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -117,8 +137,13 @@ def main() -> None:
             (out_dir / "tokenizer.json").write_bytes(z.read(prefix + "tokenizer.json"))
         fp32 = pathlib.Path(tmp) / "model_fp32.onnx"
         onnx.save(build_graph(cfg, weights), str(fp32))
-        quantize_dynamic(str(fp32), str(out_dir / "model.onnx"), per_channel=True, weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Gather"])
+        quantize_dynamic(
+            str(fp32),
+            str(out_dir / "model.onnx"),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gather"],
+        )
     digest = hashlib.sha256((out_dir / "model.onnx").read_bytes()).hexdigest()
     print(f"model.onnx sha256 {digest}")
 

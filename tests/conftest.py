@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from docsage.config import Settings, get_settings
+from docsage.embed.base import Embedder
+from docsage.embed.registry import get_embedder
 from docsage.retrieval.types import Hit
+from docsage.services import Services
 from fakes.openai_server import FakeOpenAI
 
 RATE_LIMITS = """\
@@ -74,3 +87,266 @@ def doc_hits() -> list[Hit]:
         )
         for i, (title, heading, url, content) in enumerate(pages, start=1)
     ]
+
+
+# --- docsage homes, the real CLI, a docs folder and in-process services -------------------------------------
+
+DOCSAGE_EXE = Path(sys.executable).with_name("docsage")
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    """The environment of a CLI subprocess: only DOCSAGE_HOME of our settings, no terminal width override."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSAGE_") and k not in ("COLUMNS", "LINES")}
+    env["DOCSAGE_HOME"] = str(home)
+    return env
+
+
+@dataclass(frozen=True)
+class Cli:
+    """Runs the installed `docsage` executable against one data directory."""
+
+    home: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "docsage.db"
+
+    def __call__(self, *args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(DOCSAGE_EXE), *map(str, args)],
+            env=cli_env(self.home),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def json(self, *args: str | Path) -> Any:
+        """Run a command that must succeed and print JSON; return the parsed output."""
+        result = self(*args, "--json")
+        assert result.returncode == 0, f"docsage {args} failed ({result.returncode}): {result.stderr}"
+        return json.loads(result.stdout)
+
+    def connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.db_path, timeout=30)
+
+
+# The FTS5 table of the first SQLite index backend; checks on it apply only while the schema has it.
+FTS_TABLE = "chunks_fts"
+
+
+def has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+
+
+def table_counts(db_path: Path) -> dict[str, int]:
+    """Row counts of the tables the CLI writes to."""
+    tables = ("projects", "api_keys", "integrations", "sources", "documents", "chunks", FTS_TABLE, "ingest_runs")
+    with closing(sqlite3.connect(db_path, timeout=30)) as conn:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables if has_table(conn, t)}
+
+
+@pytest.fixture
+def docsage_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh data directory, exported as DOCSAGE_HOME for this process and its subprocesses."""
+    home = tmp_path / "docsage-home"
+    home.mkdir()
+    for name in [k for k in os.environ if k.startswith("DOCSAGE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DOCSAGE_HOME", str(home))
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def run_cli(docsage_home: Path) -> Cli:
+    """`run_cli(*args)` runs the real executable with DOCSAGE_HOME=docsage_home (text output, 300 s timeout)."""
+    return Cli(docsage_home)
+
+
+# A small product manual for "Skyloom", a fictional file-sync service. Each page answers distinct questions.
+DOCS: dict[str, str] = {
+    "install.md": """\
+---
+title: Installing Skyloom
+---
+# Installing Skyloom
+
+Skyloom runs on Linux, macOS and Windows. You need Python 3.11 or newer.
+
+## Install with pip
+
+Install the command-line client from PyPI inside a virtual environment:
+
+```bash
+python -m venv .venv
+. .venv/bin/activate
+pip install skyloom-cli
+skyloom --version
+```
+
+## Upgrading
+
+Run `pip install --upgrade skyloom-cli` to upgrade. Your vault and settings are kept between versions.
+""",
+    "configuration.md": """\
+# Configuration
+
+Skyloom reads its settings from environment variables, then from `~/.skyloom/config.toml`.
+
+## Environment variables
+
+| Variable | Meaning |
+| --- | --- |
+| `SKYLOOM_API_TOKEN` | The personal access token used to authenticate every request. |
+| `SKYLOOM_REGION` | The data region, `eu-west` or `us-east`; it defaults to `us-east`. |
+| `SKYLOOM_CACHE_DIR` | Where downloaded blocks are cached. |
+
+Environment variables always take precedence over the configuration file.
+
+Sync interval
+-------------
+
+The daemon syncs every 30 seconds. Set `sync_interval_seconds` in the configuration file to change it.
+""",
+    "rate-limits.rst": """\
+Rate limits
+===========
+
+The Skyloom API allows 600 requests per minute per access token. Uploads count double.
+
+Exceeding the limit
+-------------------
+
+When a client exceeds its quota the API answers with HTTP status 429 Too Many Requests and a
+``Retry-After`` header that says how many seconds to wait before retrying. For example::
+
+    HTTP/1.1 429 Too Many Requests
+    Retry-After: 17
+
+.. code-block:: python
+
+   import time
+   response = client.get("/v1/files")
+   if response.status_code == 429:
+       time.sleep(int(response.headers["Retry-After"]))
+""",
+    "troubleshooting.txt": """\
+Troubleshooting Skyloom
+
+If the client prints "connection refused", the daemon is not running. Start it with skyloom daemon start
+and check the log file at ~/.skyloom/daemon.log.
+
+If files stop syncing, check that your access token has not expired. Tokens expire after 90 days and can be
+renewed on the account page.
+""",
+    "webhooks.html": """\
+<!DOCTYPE html>
+<html>
+<head><title>Webhooks - Skyloom Docs</title></head>
+<body>
+<header class="site-header"><a href="/">Skyloom</a> Pricing Careers Blog</header>
+<nav class="sidebar"><ul><li>Getting started</li><li>Marketplace partners</li></ul></nav>
+<main>
+<h1>Webhooks</h1>
+<p>Skyloom sends a webhook to your endpoint whenever a file in a shared vault changes.</p>
+<h2>Verifying signatures</h2>
+<p>Every webhook carries an <code>X-Skyloom-Signature</code> header: an HMAC-SHA256 of the body keyed with
+your webhook secret. Compare it with your own digest before trusting the payload.</p>
+<pre><code class="language-python">import hashlib, hmac
+
+def verify(body: bytes, secret: bytes, signature: str) -> bool:
+    digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(digest, signature)
+</code></pre>
+</main>
+<footer class="footer">Copyright 2024 Skyloom Labs. Imprint and privacy policy.</footer>
+</body>
+</html>
+""",
+}
+# Words that appear only in the HTML page's navigation, header and footer.
+BOILERPLATE_ONLY_WORDS = ("Careers", "Marketplace", "Imprint")
+
+
+def write_docs(root: Path) -> Path:
+    """Write the Skyloom manual into root/docs and return that folder."""
+    docs = root / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for name, body in DOCS.items():
+        (docs / name).write_text(body, encoding="utf-8")
+    return docs
+
+
+@pytest.fixture(scope="session")
+def make_docs() -> Callable[[Path], Path]:
+    """`make_docs(tmp_path)` writes the Skyloom manual (md, rst, txt, html) and returns the folder."""
+    return write_docs
+
+
+def make_settings(home: Path) -> Settings:
+    """Settings for an isolated data directory; providers pinned so a developer's DOCSAGE_* env cannot leak in."""
+    return Settings(home=home, database_url="", embedding_provider="local", llm_provider="extractive")
+
+
+@contextmanager
+def open_services(home: Path) -> Iterator[Services]:
+    services = Services(make_settings(home))
+    try:
+        yield services
+    finally:
+        if "database" in services.__dict__:
+            services.database.engine.dispose()
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    """In-process services over a fresh SQLite file (the embedding model is shared by the whole session)."""
+    with open_services(tmp_path / "services-home") as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Embedder:
+    """The bundled embedder, loaded once per session."""
+    return get_embedder(make_settings(Path("/nonexistent")))
+
+
+# --- documents in binary formats ---------------------------------------------------------------------------
+
+
+def _pdf_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def minimal_pdf(pages: list[list[str]], title: str = "") -> bytes:
+    """A valid PDF written by hand: Helvetica text lines per page, correct xref offsets, optional /Title."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>"
+        % (" ".join(f"{4 + 2 * i} 0 R" for i in range(len(pages))).encode(), len(pages)),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for i, lines in enumerate(pages):
+        ops = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
+        ops += [f"({_pdf_string(line)}) Tj T*" for line in lines]
+        stream = "\n".join([*ops, "ET"]).encode()
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
+    if title:
+        objects.append(b"<< /Title (%s) >>" % title.encode())
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    info = b" /Info %d 0 R" % len(objects) if title else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
+    return bytes(out)

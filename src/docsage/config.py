@@ -31,8 +31,10 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, description="Timeout for one LLM request, seconds.")
 
     retrieval_top_k: int = Field(default=8, description="Passages given to the answer engine.")
-    retrieval_candidates: int = Field(default=100, description="Candidates taken from each retriever before fusion.")
-    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
+    retrieval_candidates: int = Field(default=300, description="Candidates taken from each retriever before fusion.")
+    fusion: str = Field(default="zscore", description="How hybrid search fuses BM25 and dense: 'zscore' or 'rrf'.")
+    fusion_alpha: float = Field(default=0.5, description="Weight of BM25 in z-score fusion (dense gets 1 - alpha).")
+    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant (fusion = 'rrf').")
     uncertain_threshold: float = Field(
         default=0.42, description="Answers whose best passage scores below this are marked uncertain."
     )

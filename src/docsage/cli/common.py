@@ -11,8 +11,9 @@ from rich.console import Console
 
 from docsage.services import Services
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: lines are never re-wrapped at 80 columns when output goes to a pipe (scripts parse it).
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 _services: Services | None = None
 
 

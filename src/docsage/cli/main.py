@@ -29,6 +29,7 @@ app.command("ask")(ops.ask)
 app.command("serve")(ops.serve)
 app.command("eval")(ops.eval_cmd)
 app.command("demo")(ops.demo)
+app.command("bench")(ops.bench)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,8 +22,15 @@ class RichIngestProgress:
     """Three live bars: documents seen, chunks produced, chunks embedded."""
 
     def __init__(self, label: str) -> None:
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
         self.docs = self.progress.add_task(f"{label}: documents", total=None)
         self.chunk_task = self.progress.add_task("chunks", total=None)
         self.embed_task = self.progress.add_task("embeddings", total=None)
@@ -32,8 +39,9 @@ class RichIngestProgress:
         self.progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.progress.stop()
 
     def documents(self, seen: int) -> None:
@@ -48,8 +56,10 @@ class RichIngestProgress:
 
 
 def _summary_line(name: str, s: IngestSummary) -> str:
-    return (f"{name}: {s.status} — added {s.added}, updated {s.updated}, unchanged {s.unchanged}, "
-            f"deleted {s.deleted}, failed {s.failed}, skipped {s.skipped}; {s.chunks} chunks in {s.seconds:.1f} s")
+    return (
+        f"{name}: {s.status} — added {s.added}, updated {s.updated}, unchanged {s.unchanged}, "
+        f"deleted {s.deleted}, failed {s.failed}, skipped {s.skipped}; {s.chunks} chunks in {s.seconds:.1f} s"
+    )
 
 
 def ingest(
@@ -99,9 +109,21 @@ def search(
     svc.projects.get_project(project)
     hits = svc.retrieval.search(project, query, top_k=top_k, mode=mode)  # type: ignore[arg-type]
     if as_json:
-        print_json([{"source_url": h.source_url, "title": h.title, "heading_path": h.heading_path,
-                     "content": h.content, "score": h.score, "dense_score": h.dense_score,
-                     "document_id": h.document_id, "chunk_id": h.chunk_id} for h in hits])
+        print_json(
+            [
+                {
+                    "source_url": h.source_url,
+                    "title": h.title,
+                    "heading_path": h.heading_path,
+                    "content": h.content,
+                    "score": h.score,
+                    "dense_score": h.dense_score,
+                    "document_id": h.document_id,
+                    "chunk_id": h.chunk_id,
+                }
+                for h in hits
+            ]
+        )
         return
     for i, h in enumerate(hits, start=1):
         console.print(f"[bold]{i}. {h.heading_path or h.title}[/]  [dim]{h.source_url}  score={h.score:.4f}[/]")
@@ -132,16 +154,25 @@ def ask(
         elif isinstance(event, MetadataEvent):
             meta = event
     if as_json:
-        print_json({"answer": "".join(answer), "is_uncertain": meta.is_uncertain if meta else True,
-                    "model": meta.model if meta else "",
-                    "sources": [{"n": i, "title": h.title, "source_url": h.source_url}
-                                for i, h in enumerate(hits, start=1)]})
+        print_json(
+            {
+                "answer": "".join(answer),
+                "is_uncertain": meta.is_uncertain if meta else True,
+                "model": meta.model if meta else "",
+                "sources": [
+                    {"n": i, "title": h.title, "source_url": h.source_url} for i, h in enumerate(hits, start=1)
+                ],
+            }
+        )
         return
     console.print("\n")
     if meta and meta.is_uncertain:
         console.print("[yellow]uncertain: the documentation may not cover this[/]")
     console.print("[bold]Sources[/]")
-    for i, h in enumerate(hits, start=1):
+    text = "".join(answer)
+    cited = [i for i in range(1, len(hits) + 1) if f"[{i}]" in text]
+    for i in cited or range(1, len(hits) + 1):
+        h = hits[i - 1]
         console.print(f"[{i}] {h.heading_path or h.title} — {h.source_url}", markup=False, highlight=False)
 
 
@@ -163,12 +194,22 @@ def serve(
 
 def eval_cmd(
     dataset: Annotated[list[str], typer.Option("--dataset", help="BEIR-format folder (repeatable).")],
-    depth: Annotated[int, typer.Option("--depth", min=10, help="Chunks retrieved per query.")] = 200,
+    depth: Annotated[int, typer.Option("--depth", min=10, help="Chunks retrieved per query.")] = 300,
+    calibrate: Annotated[
+        bool, typer.Option("--calibrate", help="Instead of scoring retrieval, measure the uncertainty threshold.")
+    ] = False,
+    off_topic: Annotated[
+        str | None,
+        typer.Option("--off-topic", help="With --calibrate: a BEIR folder whose queries are off-topic for --dataset."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score lexical, dense and hybrid retrieval on BEIR datasets (nDCG@10, Recall@10/100, MRR@10, latency)."""
     from docsage.evaluation.runner import run_eval
 
+    if calibrate:
+        _calibrate(dataset, off_topic, as_json)
+        return
     results = []
     for path in dataset:
         with RichIngestProgress(f"eval {path}") as progress:
@@ -177,15 +218,36 @@ def eval_cmd(
         print_json([r.to_json() for r in results])
         return
     for r in results:
-        table = Table(title=f"{r.dataset}: {r.documents} docs → {r.chunks} chunks, {r.queries} queries, "
-                            f"ingest {r.ingest_seconds:.1f}s")
+        table = Table(
+            title=f"{r.dataset}: {r.documents} docs → {r.chunks} chunks, {r.queries} queries, "
+            f"ingest {r.ingest_seconds:.1f}s"
+        )
         for col in ("retriever", "nDCG@10", "Recall@10", "Recall@100", "MRR@10", "p50 ms", "p95 ms"):
             table.add_column(col, justify="left" if col == "retriever" else "right")
         for m in r.results:
-            table.add_row(m.mode, *(f"{m.metrics[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
-                          f"{m.p50_ms:.1f}", f"{m.p95_ms:.1f}")
+            table.add_row(
+                m.mode,
+                *(f"{m.metrics[k]:.4f}" for k in ("ndcg@10", "recall@10", "recall@100", "mrr@10")),
+                f"{m.p50_ms:.1f}",
+                f"{m.p95_ms:.1f}",
+            )
         console.print(table)
-    del json
+
+
+def _calibrate(datasets: list[str], off_topic: str | None, as_json: bool) -> None:
+    from docsage.evaluation.calibrate import calibrate
+
+    for path in datasets:
+        c = calibrate(path, off_topic, services().settings)
+        if as_json:
+            print_json({k: v for k, v in c.__dict__.items() if k != "scores"})
+            continue
+        console.print(
+            f"{path}: threshold {c.threshold:.3f} — balanced accuracy {c.balanced_accuracy:.3f} "
+            f"(answerable judged covered {c.answerable_recall:.1%} of {c.answerable}; unanswerable judged "
+            f"uncertain {c.unanswerable_recall:.1%} of {c.held_out} held-out + {c.off_topic} off-topic)",
+            highlight=False,
+        )
 
 
 def demo(
@@ -202,8 +264,9 @@ def demo(
     folder = str(Path(docs).expanduser().resolve())
     project = next((p for p in svc.projects.list_projects() if p.name == name), None)
     project = project or svc.projects.create_project(name)
-    source = next((s for s in svc.projects.list_sources(project.id) if s.type == "folder" and s.location == folder),
-                  None)
+    source = next(
+        (s for s in svc.projects.list_sources(project.id) if s.type == "folder" and s.location == folder), None
+    )
     source = source or svc.projects.add_source(project.id, "folder", folder, name=Path(folder).name)
     with RichIngestProgress(source.name) as progress:
         summary = svc.ingest.run(source.id, progress)
@@ -214,3 +277,41 @@ def demo(
     if not no_serve:
         console.print(f"open: http://{bind_host}:{bind_port}/docs", highlight=False)
         serve(host=bind_host, port=bind_port)
+
+
+def bench(
+    chunks: Annotated[
+        int, typer.Option("--chunks", min=1000, help="Index size for the retrieval benchmark.")
+    ] = 100_000,
+    pages: Annotated[
+        str, typer.Option("--pages", help="Folder of documents to ingest and replicate.")
+    ] = "../shared/eval/anthropic_docs/pages",
+    queries: Annotated[
+        str, typer.Option("--queries", help="BEIR queries.jsonl used as search queries.")
+    ] = "../shared/eval/anthropic_docs/queries.jsonl",
+    skip_ingest: Annotated[bool, typer.Option("--skip-ingest", help="Only the retrieval benchmark.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Benchmarks: ingestion throughput vs the raw embedder, and retrieval latency at scale."""
+    from pathlib import Path
+
+    from docsage.benchmarks import bench_ingest, bench_retrieval
+
+    folder, qfile = Path(pages), Path(queries)
+    if not folder.is_dir():
+        fail(f"pages folder not found: {pages}")
+    if not qfile.is_file():
+        fail(f"queries file not found: {queries}")
+    qs = [json.loads(line)["text"] for line in qfile.read_text().splitlines() if line.strip()]
+
+    def log(msg: str) -> None:
+        err_console.print(msg, highlight=False)
+
+    settings = services().settings
+    figures = [] if skip_ingest else bench_ingest(folder, settings, log)
+    figures += bench_retrieval(folder, qs, settings, chunks, log)
+    if as_json:
+        print_json([{**f.__dict__, "ratio": f.ratio} for f in figures])
+    else:
+        for f in figures:
+            console.print(f.line(), highlight=False)

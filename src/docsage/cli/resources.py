@@ -15,6 +15,7 @@ key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=
 integration_app = typer.Typer(help="Create and list integrations.", no_args_is_help=True)
 source_app = typer.Typer(help="Add, list and remove documentation sources.", no_args_is_help=True)
 
+CLI_SOURCE_TYPES = ("folder", "web", "git", "openapi")  # "upload" sources are created by the API
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ProjectOpt = Annotated[str, typer.Option("--project", help="Project id.")]
 
@@ -24,19 +25,42 @@ def project_json(p: Project) -> dict[str, Any]:
 
 
 def key_json(k: ApiKey) -> dict[str, Any]:
-    return {"id": k.id, "project": k.project_id, "scheme": k.scheme, "prefix": k.prefix,
-            "allowed_origins": list(k.allowed_origins), "created_at": k.created_at, "revoked_at": k.revoked_at}
+    return {
+        "id": k.id,
+        "project": k.project_id,
+        "scheme": k.scheme,
+        "prefix": k.prefix,
+        "allowed_origins": list(k.allowed_origins),
+        "created_at": k.created_at,
+        "revoked_at": k.revoked_at,
+    }
 
 
 def integration_json(i: Integration) -> dict[str, Any]:
-    return {"id": i.id, "project": i.project_id, "name": i.name, "description": i.description,
-            "integration_type": i.integration_type, "is_setup_complete": i.is_setup_complete,
-            "is_enabled": i.is_enabled, "created_at": i.created_at, "updated_at": i.updated_at}
+    return {
+        "id": i.id,
+        "project": i.project_id,
+        "name": i.name,
+        "description": i.description,
+        "integration_type": i.integration_type,
+        "is_setup_complete": i.is_setup_complete,
+        "is_enabled": i.is_enabled,
+        "created_at": i.created_at,
+        "updated_at": i.updated_at,
+    }
 
 
 def source_json(s: Source) -> dict[str, Any]:
-    return {"id": s.id, "project": s.project_id, "name": s.name, "type": s.type, "location": s.location,
-            "options": s.options, "created_at": s.created_at, "ingested_at": s.ingested_at}
+    return {
+        "id": s.id,
+        "project": s.project_id,
+        "name": s.name,
+        "type": s.type,
+        "location": s.location,
+        "options": s.options,
+        "created_at": s.created_at,
+        "ingested_at": s.ingested_at,
+    }
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
@@ -49,7 +73,9 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 
 @project_app.command("create")
-def project_create(name: Annotated[str, typer.Option("--name", help="Project name.")], as_json: JsonOpt = False) -> None:
+def project_create(
+    name: Annotated[str, typer.Option("--name", help="Project name.")], as_json: JsonOpt = False
+) -> None:
     """Create a project in the default team."""
     project = services().projects.create_project(name)
     if as_json:
@@ -65,13 +91,17 @@ def project_list(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([project_json(p) for p in projects])
     else:
-        _table("projects", ["id", "name", "team", "created"], [[p.id, p.name, p.team_id, p.created_at] for p in projects])
+        _table(
+            "projects", ["id", "name", "team", "created"], [[p.id, p.name, p.team_id, p.created_at] for p in projects]
+        )
 
 
 @key_app.command("create")
 def key_create(
     project: ProjectOpt,
-    scheme: Annotated[str, typer.Option("--scheme", help="x-api-key (Kapa API) or bearer (chatbot API).")] = "x-api-key",
+    scheme: Annotated[
+        str, typer.Option("--scheme", help="x-api-key (Kapa API) or bearer (chatbot API).")
+    ] = "x-api-key",
     allowed_origin: Annotated[
         list[str] | None, typer.Option("--allowed-origin", help="Origin allowed to use a bearer key (repeatable).")
     ] = None,
@@ -87,16 +117,19 @@ def key_create(
 
 
 @key_app.command("list")
-def key_list(project: Annotated[str | None, typer.Option("--project", help="Project id.")] = None,
-             as_json: JsonOpt = False) -> None:
+def key_list(
+    project: Annotated[str | None, typer.Option("--project", help="Project id.")] = None, as_json: JsonOpt = False
+) -> None:
     """List API keys (prefixes only)."""
     keys = services().projects.list_keys(project)
     if as_json:
         print_json([key_json(k) for k in keys])
     else:
-        _table("API keys", ["id", "project", "scheme", "prefix", "origins", "revoked"],
-               [[k.id, k.project_id, k.scheme, k.prefix + "…", ", ".join(k.allowed_origins), k.revoked_at]
-                for k in keys])
+        _table(
+            "API keys",
+            ["id", "project", "scheme", "prefix", "origins", "revoked"],
+            [[k.id, k.project_id, k.scheme, k.prefix + "…", ", ".join(k.allowed_origins), k.revoked_at] for k in keys],
+        )
 
 
 @key_app.command("revoke")
@@ -112,8 +145,14 @@ def key_revoke(key_id: Annotated[str, typer.Argument(help="Key id.")], as_json: 
 @integration_app.command("create")
 def integration_create(
     project: ProjectOpt,
-    type_: Annotated[str, typer.Option("--type", help="API, WIDGET, SLACK_CHANNEL, SLACK_WORKSPACE, DISCORD_CHANNEL, "
-                                       "DISCORD_SERVER, SUPPORT_FORM_DEFLECTOR or DASHBOARD_CHAT.")],
+    type_: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            help="API, WIDGET, SLACK_CHANNEL, SLACK_WORKSPACE, DISCORD_CHANNEL, "
+            "DISCORD_SERVER, SUPPORT_FORM_DEFLECTOR or DASHBOARD_CHAT.",
+        ),
+    ],
     name: Annotated[str, typer.Option("--name", help="Integration name.")],
     description: Annotated[str, typer.Option("--description", help="Free text.")] = "",
     as_json: JsonOpt = False,
@@ -143,19 +182,26 @@ def source_add(
     path: Annotated[str | None, typer.Option("--path", help="Local folder, repository or spec file.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Website, clone URL or spec URL.")] = None,
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
-    allow_private: Annotated[bool, typer.Option("--allow-private", help="Allow crawling loopback/private addresses.")]
-    = False,
+    allow_private: Annotated[
+        bool, typer.Option("--allow-private", help="Allow crawling loopback/private addresses.")
+    ] = False,
     max_pages: Annotated[int | None, typer.Option("--max-pages", help="Website page limit.")] = None,
-    include: Annotated[list[str] | None, typer.Option("--include", help="git: glob of files to index (repeatable).")]
-    = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="git: glob of files to skip (repeatable).")]
-    = None,
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="git: glob of files to index (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="git: glob of files to skip (repeatable).")
+    ] = None,
     ref: Annotated[str | None, typer.Option("--ref", help="git: branch, tag or commit.")] = None,
-    url_template: Annotated[str | None, typer.Option(
-        "--url-template", help="git: citation URL, e.g. https://github.com/o/r/blob/{ref}/{path}")] = None,
+    url_template: Annotated[
+        str | None,
+        typer.Option("--url-template", help="git: citation URL, e.g. https://github.com/o/r/blob/{ref}/{path}"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a documentation source to a project (run `docsage ingest` to index it)."""
+    if type_ not in CLI_SOURCE_TYPES:
+        fail(f"unknown source type {type_!r}; choose one of {', '.join(CLI_SOURCE_TYPES)}")
     if (path is None) == (url is None):
         fail("give exactly one of --path or --url")
     if type_ == "web" and path is not None:
@@ -186,9 +232,14 @@ def source_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([{**source_json(s), **status.get(s.id, {})} for s in sources])
     else:
-        _table("sources", ["id", "type", "name", "location", "documents", "last ingest"],
-               [[s.id, s.type, s.name, s.location, status[s.id]["documents"], status[s.id]["last_status"]]
-                for s in sources])
+        _table(
+            "sources",
+            ["id", "type", "name", "location", "documents", "last ingest"],
+            [
+                [s.id, s.type, s.name, s.location, status[s.id]["documents"], status[s.id]["last_status"]]
+                for s in sources
+            ],
+        )
 
 
 @source_app.command("remove")

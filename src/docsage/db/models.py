@@ -99,7 +99,9 @@ class Document(Base):
 
 class Chunk(Base):
     __tablename__ = "chunks"
-    # Integer key doubles as the FTS5 rowid; `chunk_id` is the deterministic public id.
+    # AUTOINCREMENT: pks never get reused, so in-memory index caches can sync with `pk > last seen`.
+    __table_args__ = {"sqlite_autoincrement": True}
+    # `chunk_id` is the deterministic public id; `pk` orders rows for the index caches.
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     chunk_id: Mapped[str] = mapped_column(String(64), unique=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -109,7 +111,8 @@ class Chunk(Base):
     heading_path: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer)
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    lex: Mapped[str] = mapped_column(Text, default="")  # analyzed terms (stemmed, no stopwords) for BM25
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised
 
 
 class IngestRun(Base):

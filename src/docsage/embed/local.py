@@ -23,9 +23,7 @@ class MiniLMEmbedder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(MODEL_DIR / "model.onnx"), opts, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(MODEL_DIR / "model.onnx"), opts, providers=["CPUExecutionProvider"])
         self._tokenizer = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
         # tokenizer.json ships truncation 128 and fixed padding 128: both would silently cut and slow us.
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
@@ -63,7 +61,8 @@ class MiniLMEmbedder:
         summed = (hidden * mask[..., None]).sum(axis=1)
         vecs = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-        return vecs.astype(np.float32)
+        out: Vectors = vecs.astype(np.float32)
+        return out
 
     def embed_documents(self, texts: list[str]) -> Vectors:
         if not texts:
@@ -77,4 +76,5 @@ class MiniLMEmbedder:
         return out
 
     def embed_query(self, text: str) -> Vectors:
-        return self._run([text])[0]
+        vec: Vectors = self._run([text])[0]
+        return vec

@@ -59,4 +59,5 @@ class OpenAIEmbedder:
         return vecs
 
     def embed_query(self, text: str) -> Vectors:
-        return self.embed_documents([text])[0]
+        vec: Vectors = self.embed_documents([text])[0]
+        return vec

@@ -29,7 +29,11 @@ class BeirDataset:
 
 def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
     root = Path(path).expanduser()
-    corpus_file, queries_file, qrels_file = root / "corpus.jsonl", root / "queries.jsonl", root / "qrels" / f"{split}.tsv"
+    corpus_file, queries_file, qrels_file = (
+        root / "corpus.jsonl",
+        root / "queries.jsonl",
+        root / "qrels" / f"{split}.tsv",
+    )
     for f in (corpus_file, queries_file, qrels_file):
         if not f.is_file():
             raise InvalidInputError(f"not a BEIR dataset folder: {f} is missing")
@@ -38,8 +42,14 @@ def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
         for line in fh:
             if line.strip():
                 row = json.loads(line)
-                corpus.append(BeirDoc(str(row["_id"]), row.get("title", ""), row.get("text", ""),
-                                      row.get("url") or f"beir://{root.name}/{row['_id']}"))
+                corpus.append(
+                    BeirDoc(
+                        str(row["_id"]),
+                        row.get("title", ""),
+                        row.get("text", ""),
+                        row.get("url") or f"beir://{root.name}/{row['_id']}",
+                    )
+                )
     qrels: Qrels = {}
     with qrels_file.open(encoding="utf-8") as fh:
         reader = csv.reader(fh, delimiter="\t")

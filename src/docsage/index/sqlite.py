@@ -1,172 +1,224 @@
-"""SQLite index backend: FTS5 bm25 for lexical search, float32 blobs + exact numpy cosine for vectors."""
+"""SQLite index backend: chunks (with analyzed terms and float32 vectors) in the application's SQLite file,
+searched through per-project in-memory arrays that follow writes incrementally."""
 
 from __future__ import annotations
 
-import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from docsage.db.models import Chunk, Document
 from docsage.db.projects import ProjectRepository
 from docsage.embed.base import Vectors
-from docsage.index.base import ChunkWrite, StoredChunk
-from docsage.index.stopwords import STOPWORDS
+from docsage.index.base import Candidate, CandidateSet, ChunkWrite, StoredChunk
+from docsage.index.lexical import LexicalPostings, analyze
 
-TOKEN = re.compile(r"\w+", re.UNICODE)
-# bm25 column weights: title, heading path, text. Titles repeat in every chunk of a page, so they get a
-# moderate boost only; headings locate the passage within the page.
-BM25_WEIGHTS = (2.0, 2.0, 1.0)
-MAX_QUERY_TERMS = 32
+REBUILD_DEAD_FRACTION = 0.3  # past this share of deleted rows, rebuild the arrays instead of masking
 
 
-def fts_query(query: str) -> str:
-    """A safe FTS5 OR-query of the content words (quoted, so no user text is parsed as FTS syntax)."""
-    seen: dict[str, None] = {}
-    for tok in TOKEN.findall(query.lower()):
-        if tok not in STOPWORDS and (len(tok) > 1 or tok.isdigit()):
-            seen.setdefault(tok.replace('"', ""), None)
-    terms = list(seen)[:MAX_QUERY_TERMS]
-    return " OR ".join(f'"{t}"' for t in terms)
+def lexical_text(title: str, heading_path: str, text: str) -> str:
+    """The analyzed terms stored with a chunk: its context line (title, headings) and its text."""
+    context = heading_path if title and heading_path.startswith(title) else f"{title} {heading_path}"
+    return " ".join(analyze(f"{context}\n{text}"))
 
 
 @dataclass
-class _Matrix:
-    generation: int
-    pks: npt.NDArray[np.int64]
-    sources: npt.NDArray[np.int32]
-    source_names: list[str]
-    vectors: Vectors
-    pk_row: dict[int, int]
+class _ProjectArrays:
+    """Row i of every array is one chunk; rows are appended in pk order and masked when deleted."""
+
+    generation: int = -1
+    max_pk: int = 0
+    n: int = 0
+    pks: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    alive: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    sources: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    source_codes: dict[str, int] = field(default_factory=dict)
+    vectors: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    lexical: LexicalPostings = field(default_factory=LexicalPostings)
+    pk_row: dict[int, int] = field(default_factory=dict)
+
+    def dead_fraction(self) -> float:
+        return 1.0 - float(self.alive[: self.n].sum()) / self.n if self.n else 0.0
+
+
+def _top_rows(scores: npt.NDArray[np.float32], eligible: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
+    """Indices of the k best eligible scores, best first."""
+    rows = np.flatnonzero(eligible)
+    if len(rows) > k:
+        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+    return rows[np.argsort(-scores[rows], kind="stable")]
+
+
+def _grow(arr: npt.NDArray[np.generic], need: int) -> npt.NDArray[np.generic]:
+    """Amortised growth: capacity doubles, so appending a batch does not copy the whole matrix every time."""
+    if len(arr) >= need:
+        return arr
+    cap = max(need, 2 * len(arr), 1024)
+    out = np.zeros((cap, *arr.shape[1:]), dtype=arr.dtype)
+    out[: len(arr)] = arr
+    return out
 
 
 class SQLiteIndex:
-    """Chunks and both indexes live in the application's SQLite file; vectors are cached per project."""
+    """IndexBackend over SQLite; search runs on numpy arrays cached per project and synced by generation."""
 
     def __init__(self) -> None:
-        self._matrices: dict[str, _Matrix] = {}
+        self._projects: dict[str, _ProjectArrays] = {}
         self._lock = threading.Lock()
 
+    # writes ---------------------------------------------------------------------------------------------
     def write_document(
-        self, session: Session, project_id: str, source_id: str, document_id: str, title: str,
-        chunks: list[ChunkWrite], vectors: Vectors,
+        self,
+        session: Session,
+        project_id: str,
+        source_id: str,
+        document_id: str,
+        title: str,
+        chunks: list[ChunkWrite],
+        vectors: Vectors,
     ) -> None:
-        self._delete_chunks(session, [document_id])
+        session.execute(delete(Chunk).where(Chunk.document_id == document_id))
         if chunks:
-            rows = [
-                {
-                    "chunk_id": c.chunk_id, "project_id": project_id, "source_id": source_id,
-                    "document_id": document_id, "ordinal": c.ordinal, "heading_path": c.heading_path,
-                    "text": c.text, "token_count": c.token_count,
-                    "embedding": np.ascontiguousarray(vectors[i], dtype=np.float32).tobytes(),
-                }
-                for i, c in enumerate(chunks)
-            ]
-            pks = session.scalars(insert(Chunk).returning(Chunk.pk, sort_by_parameter_order=True), rows).all()
             session.execute(
-                text(
-                    "INSERT INTO chunks_fts(rowid, title, heading, text, project_id, source_id) "
-                    "VALUES (:pk, :title, :heading, :text, :project_id, :source_id)"
-                ),
+                insert(Chunk),
                 [
-                    {"pk": pk, "title": title, "heading": c.heading_path, "text": c.text,
-                     "project_id": project_id, "source_id": source_id}
-                    for pk, c in zip(pks, chunks, strict=True)
+                    {
+                        "chunk_id": c.chunk_id,
+                        "project_id": project_id,
+                        "source_id": source_id,
+                        "document_id": document_id,
+                        "ordinal": c.ordinal,
+                        "heading_path": c.heading_path,
+                        "text": c.text,
+                        "token_count": c.token_count,
+                        "lex": lexical_text(title, c.heading_path, c.text),
+                        "embedding": np.ascontiguousarray(vectors[i], dtype=np.float32).tobytes(),
+                    }
+                    for i, c in enumerate(chunks)
                 ],
             )
         ProjectRepository(session).bump_index_generation(project_id)
 
-    def _delete_chunks(self, session: Session, document_ids: list[str]) -> None:
-        for start in range(0, len(document_ids), 500):
-            ids = document_ids[start : start + 500]
-            pks = list(session.scalars(select(Chunk.pk).where(Chunk.document_id.in_(ids))))
-            for pstart in range(0, len(pks), 500):
-                part = pks[pstart : pstart + 500]
-                marks = ",".join(str(int(p)) for p in part)
-                session.execute(text(f"DELETE FROM chunks_fts WHERE rowid IN ({marks})"))
-            session.execute(delete(Chunk).where(Chunk.document_id.in_(ids)))
-
     def delete_documents(self, session: Session, project_id: str, document_ids: list[str]) -> None:
         if not document_ids:
             return
-        self._delete_chunks(session, document_ids)
+        for start in range(0, len(document_ids), 500):
+            session.execute(delete(Chunk).where(Chunk.document_id.in_(document_ids[start : start + 500])))
         ProjectRepository(session).bump_index_generation(project_id)
 
-    def search_lexical(
-        self, session: Session, project_id: str, query: str, k: int, source_ids: list[str] | None = None
-    ) -> list[tuple[int, float]]:
-        match = fts_query(query)
-        if not match:
-            return []
-        wt, wh, wx = BM25_WEIGHTS
-        sql = (
-            f"SELECT rowid, bm25(chunks_fts, {wt}, {wh}, {wx}) AS s FROM chunks_fts "
-            "WHERE chunks_fts MATCH :q AND project_id = :p"
-        )
-        params: dict[str, object] = {"q": match, "p": project_id, "k": k}
-        if source_ids:
-            names = [f":s{i}" for i in range(len(source_ids))]
-            sql += f" AND source_id IN ({','.join(names)})"
-            params.update({f"s{i}": s for i, s in enumerate(source_ids)})
-        sql += " ORDER BY s LIMIT :k"
-        return [(int(pk), -float(score)) for pk, score in session.execute(text(sql), params)]
-
-    def _matrix(self, session: Session, project_id: str) -> _Matrix:
+    # sync -----------------------------------------------------------------------------------------------
+    def _arrays(self, session: Session, project_id: str) -> _ProjectArrays:
         generation = ProjectRepository(session).index_generation(project_id)
+        cached = self._projects.get(project_id)
+        if cached is not None and cached.generation == generation:
+            return cached
         with self._lock:
-            cached = self._matrices.get(project_id)
+            cached = self._projects.get(project_id)
             if cached is not None and cached.generation == generation:
                 return cached
-            rows = session.execute(
-                select(Chunk.pk, Chunk.source_id, Chunk.embedding)
-                .where(Chunk.project_id == project_id, Chunk.embedding.is_not(None))
-                .order_by(Chunk.pk)
-            ).all()
-            names: dict[str, int] = {}
-            pks = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            sources = np.fromiter((names.setdefault(r[1], len(names)) for r in rows), dtype=np.int32, count=len(rows))
-            if rows:
-                blob = b"".join(r[2] for r in rows)
-                vectors = np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1).copy()
-            else:
-                vectors = np.zeros((0, 1), dtype=np.float32)
-            matrix = _Matrix(generation, pks, sources, list(names), vectors, {int(p): i for i, p in enumerate(pks)})
-            self._matrices[project_id] = matrix
-            return matrix
+            if cached is None or cached.dead_fraction() > REBUILD_DEAD_FRACTION:
+                cached = _ProjectArrays()
+            self._sync(session, project_id, cached)
+            if cached.dead_fraction() > REBUILD_DEAD_FRACTION:
+                cached = _ProjectArrays()
+                self._sync(session, project_id, cached)
+            cached.generation = generation
+            self._projects[project_id] = cached
+            return cached
 
-    def search_vector(
-        self, session: Session, project_id: str, vector: Vectors, k: int, source_ids: list[str] | None = None
-    ) -> list[tuple[int, float]]:
-        m = self._matrix(session, project_id)
-        if not len(m.pks):
-            return []
-        scores = m.vectors @ vector.astype(np.float32)
-        if source_ids:
-            wanted = [m.source_names.index(s) for s in source_ids if s in m.source_names]
-            scores = np.where(np.isin(m.sources, wanted), scores, -np.inf)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(int(m.pks[i]), float(scores[i])) for i in top if np.isfinite(scores[i])]
-
-    def vector_scores(self, session: Session, project_id: str, vector: Vectors, pks: list[int]) -> dict[int, float]:
-        m = self._matrix(session, project_id)
-        rows = [m.pk_row[p] for p in pks if p in m.pk_row]
+    def _sync(self, session: Session, project_id: str, arrays: _ProjectArrays) -> None:
+        """Mask rows whose chunk is gone, then append chunks written since the last sync (pks only grow)."""
+        if arrays.n:
+            current = np.fromiter(
+                session.scalars(select(Chunk.pk).where(Chunk.project_id == project_id, Chunk.pk <= arrays.max_pk)),
+                dtype=np.int64,
+            )
+            arrays.alive[: arrays.n] &= np.isin(arrays.pks[: arrays.n], current)
+        rows = session.execute(
+            select(Chunk.pk, Chunk.source_id, Chunk.lex, Chunk.embedding)
+            .where(Chunk.project_id == project_id, Chunk.pk > arrays.max_pk)
+            .order_by(Chunk.pk)
+        ).all()
         if not rows:
-            return {}
-        scores = m.vectors[rows] @ vector.astype(np.float32)
-        return {int(m.pks[r]): float(s) for r, s in zip(rows, scores, strict=True)}
+            return
+        start, need = arrays.n, arrays.n + len(rows)
+        dim = len(rows[0][3]) // 4
+        if arrays.vectors.shape[1:] != (dim,):
+            arrays.vectors = np.zeros((0, dim), dtype=np.float32)
+        arrays.pks = _grow(arrays.pks, need)  # type: ignore[assignment]
+        arrays.alive = _grow(arrays.alive, need)  # type: ignore[assignment]
+        arrays.sources = _grow(arrays.sources, need)  # type: ignore[assignment]
+        arrays.vectors = _grow(arrays.vectors, need)  # type: ignore[assignment]
+        arrays.pks[start:need] = [r[0] for r in rows]
+        arrays.alive[start:need] = True
+        codes = arrays.source_codes
+        arrays.sources[start:need] = [codes.setdefault(r[1], len(codes)) for r in rows]
+        arrays.vectors[start:need] = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32).reshape(-1, dim)
+        arrays.lexical.add(start, [r[2] for r in rows])
+        arrays.pk_row.update((int(r[0]), start + i) for i, r in enumerate(rows))
+        arrays.n, arrays.max_pk = need, int(rows[-1][0])
+
+    # search ---------------------------------------------------------------------------------------------
+    def _mask(self, arrays: _ProjectArrays, source_ids: list[str] | None) -> npt.NDArray[np.bool_]:
+        alive = arrays.alive[: arrays.n]
+        if source_ids:
+            wanted = [arrays.source_codes[s] for s in source_ids if s in arrays.source_codes]
+            alive = alive & np.isin(arrays.sources[: arrays.n], wanted)
+        return alive
+
+    def candidates(
+        self,
+        session: Session,
+        project_id: str,
+        query: str,
+        vector: Vectors | None,
+        depth: int,
+        source_ids: list[str] | None = None,
+    ) -> CandidateSet:
+        arrays = self._arrays(session, project_id)
+        if not arrays.n:
+            return CandidateSet([], [], [])
+        mask = self._mask(arrays, source_ids)
+        lexical = arrays.lexical.score(analyze(query), mask)
+        lex_top = _top_rows(lexical, mask & (lexical > 0), depth)
+        if vector is not None:
+            dense = arrays.vectors[: arrays.n] @ vector.astype(np.float32)
+            dense_top = _top_rows(dense, mask, depth)
+        else:
+            dense = np.zeros(arrays.n, dtype=np.float32)
+            dense_top = np.zeros(0, dtype=np.int64)
+        lex_rank = {int(r): i for i, r in enumerate(lex_top, start=1)}
+        dense_rank = {int(r): i for i, r in enumerate(dense_top, start=1)}
+        rows = list(dict.fromkeys([*map(int, lex_top), *map(int, dense_top)]))
+        return CandidateSet(
+            [
+                Candidate(
+                    int(arrays.pks[r]), float(lexical[r]), float(dense[r]), lex_rank.get(r, 0), dense_rank.get(r, 0)
+                )
+                for r in rows
+            ],
+            [float(x) for x in lexical[lex_top]],
+            [float(x) for x in dense[dense_top]],
+        )
 
     def load(self, session: Session, pks: list[int]) -> dict[int, StoredChunk]:
         if not pks:
             return {}
         stmt = (
-            select(Chunk.pk, Chunk.chunk_id, Chunk.document_id, Chunk.source_id, Document.url, Document.title,
-                   Chunk.heading_path, Chunk.text)
+            select(
+                Chunk.pk,
+                Chunk.chunk_id,
+                Chunk.document_id,
+                Chunk.source_id,
+                Document.url,
+                Document.title,
+                Chunk.heading_path,
+                Chunk.text,
+            )
             .join(Document, Document.id == Chunk.document_id)
             .where(Chunk.pk.in_(pks))
         )

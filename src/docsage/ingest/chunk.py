@@ -50,25 +50,38 @@ class Chunker:
         return [max(n - SPECIAL_TOKENS, 0) for n in self.count(texts)] if texts else []
 
     def _split(self, text: str, is_code: bool, budget: int) -> list[str]:
-        """Split one oversized block: code by lines, prose by sentences, then by words."""
-        units = text.split("\n") if is_code else [u for u in SENTENCE_END.split(text) if u.strip()]
-        if len(units) <= 1 and not is_code:
-            units = text.split()
-        joiner = "\n" if is_code else " "
-        counts = self._pieces_count(units)
+        """Split one oversized block: code by whole lines (each part re-fenced), prose by sentences, then words."""
+        if not is_code:
+            units = [u for u in SENTENCE_END.split(text) if u.strip()]
+            return self._pack(units if len(units) > 1 else text.split(), " ", budget)
+        lines = text.split("\n")
+        fence = lines[0] if lines[0].lstrip().startswith(("```", "~~~")) else ""
+        if not fence:
+            return self._pack(lines, "\n", budget)
+        marker = fence.strip()[:3]
+        closed = len(lines) > 1 and lines[-1].strip().startswith(marker)
+        body = lines[1:-1] if closed else lines[1:]
+        close = lines[-1] if closed else marker
+        # Every part is a valid fenced block, so renderers and the answerer still see code; the fence lines
+        # are part of each part's token budget.
+        overhead = sum(self._pieces_count([fence, close]))
+        return [f"{fence}\n{part}\n{close}" for part in self._pack(body, "\n", max(budget - overhead, 16))]
+
+    def _pack(self, units: list[str], joiner: str, budget: int) -> list[str]:
+        """Greedily join units up to the budget; a unit over it is split by words, or by characters."""
         out: list[str] = []
         cur: list[str] = []
         size = 0
-        for unit, n in zip(units, counts, strict=True):
+        for unit, n in zip(units, self._pieces_count(units), strict=True):
             if n > budget:
                 if cur:
                     out.append(joiner.join(cur))
                     cur, size = [], 0
                 if len(unit.split()) > 1:
-                    out.extend(self._split(unit, False, budget))
-                else:  # one giant token run: cut by characters
+                    out.extend(self._pack(unit.split(), " ", budget))
+                else:  # one giant token run (a hash, minified code): cut by characters
                     step = max(budget * 3, 1)
-                    out.extend(unit[i : i + step] for i in range(0, len(unit), step))
+                    out.extend(unit[k : k + step] for k in range(0, len(unit), step))
                 continue
             if cur and size + n > budget:
                 out.append(joiner.join(cur))
@@ -77,12 +90,6 @@ class Chunker:
             size += n
         if cur:
             out.append(joiner.join(cur))
-        if is_code and len(out) > 1:
-            # Each part of a split code block stays a valid fence so renderers and the answerer see code.
-            fence = text.split("\n", 1)[0] if text.lstrip().startswith(("```", "~~~")) else ""
-            if fence:
-                out = [p if p.startswith(fence) else fence + "\n" + p for p in out]
-                out = [p if p.rstrip().endswith(fence[:3]) else p + "\n" + fence[:3] for p in out]
         return [p for p in out if p.strip()]
 
     def chunk(self, doc: ParsedDocument) -> list[ChunkDraft]:
@@ -91,7 +98,8 @@ class Chunker:
         ctx_counts = self._pieces_count(contexts)
         all_blocks = [b.text for s in doc.sections for b in s.blocks]
         block_counts = iter(self._pieces_count(all_blocks))
-        for section, ctx, ctx_n in zip(doc.sections, contexts, ctx_counts, strict=True):
+        for section, full_ctx, full_n in zip(doc.sections, contexts, ctx_counts, strict=True):
+            ctx, ctx_n = full_ctx, full_n
             if ctx_n > self.max_tokens // 3:  # absurdly long headings: keep title and last heading only
                 ctx = context_line(doc.title, section.heading_path[-1:])[:200]
                 ctx_n = self._pieces_count([ctx])[0]

@@ -29,7 +29,9 @@ class FetchedDocument:
 
     def __post_init__(self) -> None:
         if not self.hash:
-            object.__setattr__(self, "hash", content_hash(self.fmt.encode() + b"\0" + self.title.encode() + b"\0" + self.raw))
+            object.__setattr__(
+                self, "hash", content_hash(self.fmt.encode() + b"\0" + self.title.encode() + b"\0" + self.raw)
+            )
 
 
 @dataclass(frozen=True)

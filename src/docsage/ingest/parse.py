@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
+from bs4 import BeautifulSoup, Tag
+
 from docsage.errors import InvalidInputError
 
 
@@ -127,42 +129,69 @@ def parse_markdown(text: str, url: str = "", title_hint: str = "") -> ParsedDocu
 
 
 # Containers whose text is site chrome, not documentation content.
-BOILERPLATE_TAGS = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "iframe", "button"]
+ALWAYS_DROP = ["script", "style", "noscript", "template", "svg", "iframe", "nav", "aside", "form", "button"]
+PAGE_CHROME = ["header", "footer"]  # site chrome at page level, but content inside an article (Docusaurus)
 BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary"}
 BOILERPLATE_WORDS = {
-    "nav", "navbar", "sidebar", "footer", "header", "breadcrumb", "breadcrumbs", "toc", "menu", "cookie",
-    "cookies", "skip", "skip-link", "edit-page", "pagination", "feedback", "announcement", "banner",
-}
-MAIN_SELECTORS = ["main", "article", "[role=main]", "#content", ".content", ".markdown-body", ".document",
-                  ".rst-content", ".theme-doc-markdown"]
+    "nav", "navbar", "sidebar", "breadcrumb", "breadcrumbs", "toc", "menu", "cookie", "cookies", "skip",
+    "skip-link", "edit-page", "pagination", "feedback", "announcement", "banner",
+}  # fmt: skip
+PAGE_CHROME_WORDS = {"header", "footer", "site-header", "site-footer"}
+HEADING_ANCHOR_TEXT = {"", "¶", "#", "§", "🔗", "link", "permalink"}
+MAIN_SELECTORS = [
+    "main",
+    "article",
+    "[role=main]",
+    "#content",
+    ".content",
+    ".markdown-body",
+    ".document",
+    ".rst-content",
+    ".theme-doc-markdown",
+]
+
+
+def _in_content(tag: Tag) -> bool:
+    return tag.find_parent(["article", "main"]) is not None
 
 
 def _is_boilerplate(tag: object) -> bool:
-    from bs4 import Tag
-
     if not isinstance(tag, Tag) or tag.attrs is None:
         return False
     if str(tag.get("role", "")).lower() in BOILERPLATE_ROLES:
         return True
-    words: list[str] = []
-    classes = tag.get("class") or []
-    words.extend(str(c).lower() for c in (classes if isinstance(classes, list) else [classes]))
+    classes: object = tag.get("class") or []
+    words = [str(c).lower() for c in (classes if isinstance(classes, list) else [classes])]
     words.append(str(tag.get("id", "")).lower())
-    return any(w in BOILERPLATE_WORDS or w.split("-")[0] in {"sidebar", "navbar", "footer", "breadcrumb"}
-               for w in words if w)
+    words = [w for w in words if w]
+    if any(w in BOILERPLATE_WORDS or w.split("-")[0] in {"sidebar", "navbar", "breadcrumb"} for w in words):
+        return True
+    return any(w in PAGE_CHROME_WORDS for w in words) and not _in_content(tag)
+
+
+def _strip_heading_anchors(root: Tag) -> None:
+    """Drop permalink anchors (Sphinx's ¶, MkDocs' #) so they do not end up in titles and heading paths."""
+    for heading in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
+        for a in heading.find_all("a"):
+            cls = " ".join(str(c) for c in (a.get("class") or [])).lower()
+            if a.get_text(strip=True).lower() in HEADING_ANCHOR_TEXT or "headerlink" in cls or "anchor" in cls:
+                a.decompose()
 
 
 def parse_html(raw: str, url: str = "", title_hint: str = "") -> ParsedDocument:
     """Main content only (nav, header, footer, sidebars dropped), converted to markdown and split at headings."""
-    from bs4 import BeautifulSoup
     from markdownify import markdownify
 
     soup = BeautifulSoup(raw, "lxml")
     page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup(BOILERPLATE_TAGS):
+    for tag in soup(ALWAYS_DROP):
         tag.decompose()
+    for tag in soup(PAGE_CHROME):
+        if not _in_content(tag):
+            tag.decompose()
     for tag in soup.find_all(_is_boilerplate):
-        tag.decompose()
+        if tag.attrs is not None:  # not already gone with a dropped ancestor
+            tag.decompose()
     root = None
     for selector in MAIN_SELECTORS:
         root = soup.select_one(selector)
@@ -170,6 +199,7 @@ def parse_html(raw: str, url: str = "", title_hint: str = "") -> ParsedDocument:
             break
         root = None
     root = root or soup.body or soup
+    _strip_heading_anchors(root)
     h1 = root.find("h1")
     md = markdownify(str(root), heading_style="ATX", bullets="-", code_language_callback=_code_language)
     doc = parse_markdown(md, url)
@@ -178,8 +208,6 @@ def parse_html(raw: str, url: str = "", title_hint: str = "") -> ParsedDocument:
 
 
 def _code_language(el: object) -> str:
-    from bs4 import Tag
-
     if not isinstance(el, Tag):
         return ""
     for node in [el, *el.find_all("code", limit=1)]:
@@ -252,7 +280,8 @@ def parse_pdf(raw: bytes, url: str = "", title_hint: str = "") -> ParsedDocument
     try:
         reader = PdfReader(io.BytesIO(raw))
         pages = [page.extract_text() or "" for page in reader.pages]
-        meta_title = str((reader.metadata or {}).get("/Title") or "").strip()
+        metadata = reader.metadata
+        meta_title = str(metadata.get("/Title") or "").strip() if metadata is not None else ""
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError(f"unreadable PDF: {exc}") from exc
     sections: list[Section] = []

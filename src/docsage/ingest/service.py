@@ -121,8 +121,9 @@ class IngestService:
                     else:
                         seen.add(item.url)  # keep the old version of a document that failed this time
                         summary.failed += 1
-                    summary.failures.append({"url": item.url, "reason": item.reason,
-                                             "kind": "skipped" if item.skipped else "failed"})
+                    summary.failures.append(
+                        {"url": item.url, "reason": item.reason, "kind": "skipped" if item.skipped else "failed"}
+                    )
                     continue
                 if item.url in seen:
                     continue
@@ -184,20 +185,29 @@ class IngestService:
                 n = len(p.drafts)
                 doc = docs.get(p.existing_id) if p.existing_id else None
                 if doc is None:
-                    doc = docs.add(Document(project_id=source.project_id, source_id=source.id, url=p.doc.url,
-                                            content_hash=p.doc.hash))
+                    doc = docs.add(
+                        Document(
+                            project_id=source.project_id, source_id=source.id, url=p.doc.url, content_hash=p.doc.hash
+                        )
+                    )
                     summary.added += 1
                 else:
                     summary.updated += 1
                 doc.title, doc.content, doc.content_hash = p.title, p.content, p.doc.hash
                 doc.chunk_count, doc.embedder = n, self.embedder.name
                 writes = [
-                    ChunkWrite(chunk_id(source.id, p.doc.url, d.ordinal, d.text), d.ordinal, d.heading_path,
-                               d.text, d.token_count)
+                    ChunkWrite(
+                        chunk_id(source.id, p.doc.url, d.ordinal, d.text),
+                        d.ordinal,
+                        d.heading_path,
+                        d.text,
+                        d.token_count,
+                    )
                     for d in p.drafts
                 ]
-                self.index.write_document(session, source.project_id, source.id, doc.id, p.title, writes,
-                                          vectors[offset : offset + n])
+                self.index.write_document(
+                    session, source.project_id, source.id, doc.id, p.title, writes, vectors[offset : offset + n]
+                )
                 offset += n
                 summary.chunks += n
         return len(texts)

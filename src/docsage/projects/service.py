@@ -22,8 +22,14 @@ from docsage.index.base import IndexBackend
 DEFAULT_TEAM = "default"
 KEY_SCHEMES = ("x-api-key", "bearer")
 INTEGRATION_TYPES = (
-    "API", "WIDGET", "SLACK_CHANNEL", "SLACK_WORKSPACE", "DISCORD_CHANNEL", "DISCORD_SERVER",
-    "SUPPORT_FORM_DEFLECTOR", "DASHBOARD_CHAT",
+    "API",
+    "WIDGET",
+    "SLACK_CHANNEL",
+    "SLACK_WORKSPACE",
+    "DISCORD_CHANNEL",
+    "DISCORD_SERVER",
+    "SUPPORT_FORM_DEFLECTOR",
+    "DASHBOARD_CHAT",
 )
 SOURCE_TYPES = ("folder", "web", "git", "openapi", "upload")
 
@@ -84,8 +90,14 @@ class ProjectService:
         secret = ("dsk_" if scheme == "x-api-key" else "dsb_") + secrets.token_urlsafe(32)
         with self.database.session() as session:
             key = ApiKeyRepository(session).add(
-                ApiKey(project_id=project_id, name=name, scheme=scheme, prefix=secret[:10],
-                       key_hash=hash_key(secret), allowed_origins=origins)
+                ApiKey(
+                    project_id=project_id,
+                    name=name,
+                    scheme=scheme,
+                    prefix=secret[:10],
+                    key_hash=hash_key(secret),
+                    allowed_origins=origins,
+                )
             )
         return CreatedKey(key, secret)
 
@@ -113,7 +125,9 @@ class ProjectService:
             return key
 
     # integrations ---------------------------------------------------------------------------------------
-    def create_integration(self, project_id: str, integration_type: str, name: str, description: str = "") -> Integration:
+    def create_integration(
+        self, project_id: str, integration_type: str, name: str, description: str = ""
+    ) -> Integration:
         if integration_type not in INTEGRATION_TYPES:
             raise InvalidInputError(
                 f"unknown integration type {integration_type!r}; choose one of {', '.join(INTEGRATION_TYPES)}"
@@ -123,8 +137,9 @@ class ProjectService:
         self.get_project(project_id)
         with self.database.session() as session:
             return IntegrationRepository(session).add(
-                Integration(project_id=project_id, integration_type=integration_type, name=name.strip(),
-                            description=description)
+                Integration(
+                    project_id=project_id, integration_type=integration_type, name=name.strip(), description=description
+                )
             )
 
     def list_integrations(self, project_id: str, types: list[str] | None = None) -> list[Integration]:
@@ -153,8 +168,13 @@ class ProjectService:
             raise InvalidInputError(f"a web source needs an http(s) URL, got {location!r}")
         with self.database.session() as session:
             return SourceRepository(session).add(
-                Source(project_id=project_id, type=source_type, location=location, options=options or {},
-                       name=name or Path(urlparse(location).path or location).name or location)
+                Source(
+                    project_id=project_id,
+                    type=source_type,
+                    location=location,
+                    options=options or {},
+                    name=name or Path(urlparse(location).path or location).name or location,
+                )
             )
 
     def get_source(self, source_id: str) -> Source:

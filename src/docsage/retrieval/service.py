@@ -1,4 +1,4 @@
-"""Hybrid retrieval: FTS5 bm25 and dense vectors fused with RRF, pruned to top_k and max_chars."""
+"""Hybrid retrieval: BM25 and dense vectors fused (z-score or RRF), pruned to top_k and max_chars."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Literal
 from docsage.config import Settings
 from docsage.db.engine import Database
 from docsage.embed.base import Embedder
-from docsage.index.base import IndexBackend
-from docsage.retrieval.hybrid import rrf
+from docsage.errors import InvalidInputError
+from docsage.index.base import CandidateSet, IndexBackend
+from docsage.retrieval.hybrid import rrf, zscore
 from docsage.retrieval.types import Hit
 
 Mode = Literal["hybrid", "lexical", "dense"]
+MODES = ("hybrid", "lexical", "dense")
+FUSIONS = ("zscore", "rrf")
 
 
 def prune_to_chars(hits: list[Hit], max_chars: int) -> list[Hit]:
@@ -31,10 +34,23 @@ def prune_to_chars(hits: list[Hit], max_chars: int) -> list[Hit]:
 
 class RetrievalService:
     def __init__(self, database: Database, index: IndexBackend, embedder: Embedder, settings: Settings) -> None:
+        if settings.fusion not in FUSIONS:
+            raise InvalidInputError(f"unknown fusion {settings.fusion!r}; choose one of {', '.join(FUSIONS)}")
         self.database = database
         self.index = index
         self.embedder = embedder
         self.settings = settings
+
+    def _rank(self, cands: CandidateSet, mode: Mode, fusion: str) -> list[tuple[int, float]]:
+        if mode == "lexical":
+            scored = {c.pk: c.lexical for c in cands.candidates if c.lexical_rank}
+        elif mode == "dense":
+            scored = {c.pk: c.dense for c in cands.candidates if c.dense_rank}
+        elif fusion == "rrf":
+            scored = rrf(cands, self.settings.rrf_k)
+        else:
+            scored = zscore(cands, self.settings.fusion_alpha)
+        return sorted(scored.items(), key=lambda kv: -kv[1])
 
     def search(
         self,
@@ -46,31 +62,18 @@ class RetrievalService:
         mode: Mode = "hybrid",
         source_ids: list[str] | None = None,
         candidates: int | None = None,
+        fusion: str | None = None,
     ) -> list[Hit]:
+        """Best chunks first. Every hit carries its exact cosine similarity (used to judge coverage)."""
+        if mode not in MODES:
+            raise InvalidInputError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         depth = max(candidates or self.settings.retrieval_candidates, top_k)
         vector = self.embedder.embed_query(query) if mode != "lexical" else None
         with self.database.session() as session:
-            lexical = (
-                self.index.search_lexical(session, project_id, query, depth, source_ids) if mode != "dense" else []
-            )
-            dense = (
-                self.index.search_vector(session, project_id, vector, depth, source_ids)
-                if vector is not None
-                else []
-            )
-            lex_rank = {pk: i for i, (pk, _) in enumerate(lexical, start=1)}
-            dense_rank = {pk: i for i, (pk, _) in enumerate(dense, start=1)}
-            if mode == "hybrid":
-                fused = rrf([[pk for pk, _ in lexical], [pk for pk, _ in dense]], k=self.settings.rrf_k)
-            else:
-                fused = lexical if mode == "lexical" else dense
-            top = fused[:top_k]
-            pks = [pk for pk, _ in top]
-            stored = self.index.load(session, pks)
-            cosines = dict(dense)
-            missing = [pk for pk in pks if pk not in cosines]
-            if vector is not None and missing:
-                cosines.update(self.index.vector_scores(session, project_id, vector, missing))
+            cands = self.index.candidates(session, project_id, query, vector, depth, source_ids)
+            top = self._rank(cands, mode, fusion or self.settings.fusion)[:top_k]
+            stored = self.index.load(session, [pk for pk, _ in top])
+        by_pk = {c.pk: c for c in cands.candidates}
         hits = [
             Hit(
                 chunk_id=stored[pk].chunk_id,
@@ -81,9 +84,9 @@ class RetrievalService:
                 heading_path=stored[pk].heading_path,
                 content=stored[pk].text,
                 score=score,
-                dense_score=cosines.get(pk, 0.0),
-                lexical_rank=lex_rank.get(pk, 0),
-                dense_rank=dense_rank.get(pk, 0),
+                dense_score=by_pk[pk].dense,
+                lexical_rank=by_pk[pk].lexical_rank,
+                dense_rank=by_pk[pk].dense_rank,
             )
             for pk, score in top
             if pk in stored

@@ -1,0 +1,82 @@
+"""Calibrate the "docs do not cover this" threshold on answerable vs unanswerable questions.
+
+For a BEIR set, every query is asked twice: once against the whole corpus (answerable: its relevant
+pages are there) and once with its relevant pages held out (unanswerable: the docs no longer cover
+it). Queries of a second, unrelated dataset are added as off-topic unanswerable questions. The
+signal is what the answer engine uses: the best cosine similarity among the passages it would get.
+The threshold reported maximises balanced accuracy (mean of the two per-class accuracies).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from docsage.config import Settings
+from docsage.evaluation.beir import load_beir
+from docsage.evaluation.runner import corpus_items
+from docsage.services import Services
+
+
+@dataclass
+class Calibration:
+    threshold: float
+    balanced_accuracy: float
+    answerable_recall: float  # answerable questions judged covered
+    unanswerable_recall: float  # unanswerable questions judged uncertain
+    answerable: int
+    held_out: int
+    off_topic: int
+    scores: dict[str, list[float]]
+
+
+def best_threshold(positive: list[float], negative: list[float]) -> tuple[float, float, float, float]:
+    """(threshold, balanced accuracy, positive recall, negative recall) maximising balanced accuracy."""
+    pos, neg = np.asarray(positive), np.asarray(negative)
+    best = (0.0, 0.0, 0.0, 0.0)
+    for t in np.unique(np.concatenate([pos, neg])):
+        tpr = float((pos >= t).mean()) if len(pos) else 0.0
+        tnr = float((neg < t).mean()) if len(neg) else 0.0
+        if (tpr + tnr) / 2 > best[1]:
+            best = (float(t), (tpr + tnr) / 2, tpr, tnr)
+    return best
+
+
+def calibrate(
+    dataset_path: str | Path, off_topic_path: str | Path | None, settings: Settings, top_k: int = 8, depth: int = 200
+) -> Calibration:
+    dataset = load_beir(dataset_path)
+    off_topic = load_beir(off_topic_path) if off_topic_path else None
+    url_to_id = {d.url: d.id for d in dataset.corpus}
+    scores: dict[str, list[float]] = {"answerable": [], "held_out": [], "off_topic": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        services = Services(settings.model_copy(update={"home": Path(tmp), "database_url": ""}))
+        project = services.projects.create_project("calibrate")
+        source = services.projects.add_source(project.id, "upload", "beir://calibrate")
+        services.ingest.ingest_items(source, corpus_items(dataset))
+        for qid, text in dataset.queries.items():
+            relevant = {d for d, r in dataset.qrels[qid].items() if r > 0}
+            hits = services.retrieval.search(project.id, text, top_k=depth, candidates=depth)
+            scores["answerable"].append(max((h.dense_score for h in hits[:top_k]), default=0.0))
+            rest = [h for h in hits if url_to_id.get(h.source_url) not in relevant][:top_k]
+            scores["held_out"].append(max((h.dense_score for h in rest), default=0.0))
+        if off_topic is not None:
+            for text in list(off_topic.queries.values())[:200]:
+                hits = services.retrieval.search(project.id, text, top_k=top_k)
+                scores["off_topic"].append(max((h.dense_score for h in hits), default=0.0))
+        services.database.engine.dispose()
+    negative = scores["held_out"] + scores["off_topic"]
+    t, bacc, tpr, tnr = best_threshold(scores["answerable"], negative)
+    return Calibration(
+        round(t, 3),
+        bacc,
+        tpr,
+        tnr,
+        len(scores["answerable"]),
+        len(scores["held_out"]),
+        len(scores["off_topic"]),
+        scores,
+    )
