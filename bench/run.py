@@ -13,8 +13,16 @@ SHARED = ROOT.parent / "shared" / "eval"
 def main() -> int:
     docsage = Path(sys.executable).with_name("docsage")
     commands = [
-        [str(docsage), "bench", "--chunks", "100000", "--pages", str(SHARED / "anthropic_docs" / "pages"),
-         "--queries", str(SHARED / "anthropic_docs" / "queries.jsonl")],
+        [
+            str(docsage),
+            "bench",
+            "--chunks",
+            "100000",
+            "--pages",
+            str(SHARED / "anthropic_docs" / "pages"),
+            "--queries",
+            str(SHARED / "anthropic_docs" / "queries.jsonl"),
+        ],
         [str(docsage), "eval", "--dataset", str(SHARED / "scifact"), "--dataset", str(SHARED / "anthropic_docs")],
     ]
     for cmd in commands:

@@ -36,13 +36,15 @@ class RichIngestProgress:
         self.embed_task = self.progress.add_task("embeddings", total=None)
 
     def __enter__(self) -> RichIngestProgress:
-        self.progress.start()
+        if err_console.is_terminal:
+            self.progress.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.progress.stop()
+        if err_console.is_terminal:
+            self.progress.stop()
 
     def documents(self, seen: int) -> None:
         self.progress.update(self.docs, completed=seen)

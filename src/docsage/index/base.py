@@ -80,7 +80,10 @@ class IndexBackend(Protocol):
         depth: int,
         source_ids: list[str] | None = None,
     ) -> CandidateSet:
-        """Top `depth` chunks by BM25 and (when a vector is given) by cosine, with both scores for each."""
+        """Top `depth` chunks by BM25 and (when a vector is given) by cosine, with both scores for each.
+
+        An empty query skips lexical scoring; a None vector skips dense scoring.
+        """
         ...
 
     def load(self, session: Session, pks: list[int]) -> dict[int, StoredChunk]: ...

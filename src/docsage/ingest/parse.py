@@ -129,14 +129,14 @@ def parse_markdown(text: str, url: str = "", title_hint: str = "") -> ParsedDocu
 
 
 # Containers whose text is site chrome, not documentation content.
-ALWAYS_DROP = ["script", "style", "noscript", "template", "svg", "iframe", "nav", "aside", "form", "button"]
-PAGE_CHROME = ["header", "footer"]  # site chrome at page level, but content inside an article (Docusaurus)
+ALWAYS_DROP = ["script", "style", "noscript", "template", "svg", "iframe", "nav", "aside", "form", "button", "footer"]
+PAGE_CHROME = ["header"]  # site chrome at page level, but inside an article it holds the H1 (Docusaurus)
 BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary"}
 BOILERPLATE_WORDS = {
     "nav", "navbar", "sidebar", "breadcrumb", "breadcrumbs", "toc", "menu", "cookie", "cookies", "skip",
-    "skip-link", "edit-page", "pagination", "feedback", "announcement", "banner",
+    "skip-link", "edit-page", "pagination", "feedback", "announcement", "banner", "footer", "site-footer",
 }  # fmt: skip
-PAGE_CHROME_WORDS = {"header", "footer", "site-header", "site-footer"}
+PAGE_CHROME_WORDS = {"header", "site-header"}
 HEADING_ANCHOR_TEXT = {"", "¶", "#", "§", "🔗", "link", "permalink"}
 MAIN_SELECTORS = [
     "main",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import statistics
+import numpy as np
 
 from docsage.index.base import CandidateSet
 
@@ -19,7 +19,8 @@ def rrf(cands: CandidateSet, k: int = 60) -> dict[int, float]:
 def _stats(scores: list[float]) -> tuple[float, float]:
     if len(scores) < 2:
         return (scores[0] if scores else 0.0), 1.0
-    return statistics.fmean(scores), statistics.pstdev(scores) or 1.0
+    arr = np.asarray(scores, dtype=np.float64)
+    return float(arr.mean()), float(arr.std()) or 1.0
 
 
 def zscore(cands: CandidateSet, alpha: float = 0.5) -> dict[int, float]:

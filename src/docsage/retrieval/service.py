@@ -70,7 +70,8 @@ class RetrievalService:
         depth = max(candidates or self.settings.retrieval_candidates, top_k)
         vector = self.embedder.embed_query(query) if mode != "lexical" else None
         with self.database.session() as session:
-            cands = self.index.candidates(session, project_id, query, vector, depth, source_ids)
+            lexical_query = query if mode != "dense" else ""  # an empty query skips BM25 scoring
+            cands = self.index.candidates(session, project_id, lexical_query, vector, depth, source_ids)
             top = self._rank(cands, mode, fusion or self.settings.fusion)[:top_k]
             stored = self.index.load(session, [pk for pk, _ in top])
         by_pk = {c.pk: c for c in cands.candidates}
