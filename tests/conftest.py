@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from docsage.config import Settings, get_settings
@@ -131,17 +134,13 @@ class Cli:
         return sqlite3.connect(self.db_path, timeout=30)
 
 
-# The FTS5 table of the first SQLite index backend; checks on it apply only while the schema has it.
-FTS_TABLE = "chunks_fts"
-
-
 def has_table(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
 
 
 def table_counts(db_path: Path) -> dict[str, int]:
     """Row counts of the tables the CLI writes to."""
-    tables = ("projects", "api_keys", "integrations", "sources", "documents", "chunks", FTS_TABLE, "ingest_runs")
+    tables = ("projects", "api_keys", "integrations", "sources", "documents", "chunks", "ingest_runs")
     with closing(sqlite3.connect(db_path, timeout=30)) as conn:
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables if has_table(conn, t)}
 
@@ -350,3 +349,59 @@ def minimal_pdf(pages: list[list[str]], title: str = "") -> bytes:
     info = b" /Info %d 0 R" % len(objects) if title else b""
     out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
     return bytes(out)
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A real `docsage serve` process on loopback."""
+
+    base_url: str
+    process: subprocess.Popen[str]
+
+
+@contextmanager
+def serve(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """Start `docsage serve` on a free port, wait until /healthz answers, stop it afterwards."""
+    port = free_port()
+    env = {**cli_env(home), **(extra_env or {})}
+    proc = subprocess.Popen(
+        [str(DOCSAGE_EXE), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"docsage serve exited early: {proc.stdout.read() if proc.stdout else ''}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("docsage serve did not answer /healthz within 60 s")
+            time.sleep(0.1)
+        yield LiveServer(base, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def live_server(docsage_home: Path) -> Iterator[LiveServer]:
+    with serve(docsage_home) as server:
+        yield server

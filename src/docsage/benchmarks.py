@@ -54,7 +54,7 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 95))
 
 
-def bench_ingest(pages: Path, settings: Settings, log: Callable[[str], None]) -> list[Figure]:
+def bench_ingest(pages: Path, settings: Settings, log: Callable[[str], None], rounds: int = 2) -> list[Figure]:
     """Raw embedder throughput on the chunks of a corpus vs the whole pipeline on the same corpus."""
     docs = load_pages(pages)
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,14 +64,22 @@ def bench_ingest(pages: Path, settings: Settings, log: Callable[[str], None]) ->
         texts = [c.embed_text for d in docs for c in chunker.chunk(parse(d.raw, d.fmt, d.url))]
         embedder.embed_documents(texts[:64])  # warm-up
         log(f"ingest bench: {len(docs)} documents, {len(texts)} chunks")
-        start = time.perf_counter()
-        embedder.embed_documents(texts)
-        raw_s = time.perf_counter() - start
-        project = services.projects.create_project("bench-ingest")
-        source = services.projects.add_source(project.id, "upload", "bench://ingest")
-        first = services.ingest.ingest_items(source, iter(docs), complete_listing=True)
-        again = services.ingest.ingest_items(source, iter(docs), complete_listing=True)
+        # Alternate raw and pipeline runs and keep each one's best, so a burst of foreign load on the shared
+        # cores does not land on one side of the ratio only.
+        raw_times, first_runs, again_runs = [], [], []
+        for round_no in range(rounds):
+            start = time.perf_counter()
+            embedder.embed_documents(texts)
+            raw_times.append(time.perf_counter() - start)
+            project = services.projects.create_project(f"bench-ingest-{round_no}")
+            # The real folder connector on both runs: re-ingestion still reads and hashes every file.
+            source = services.projects.add_source(project.id, "folder", str(pages.resolve()))
+            first_runs.append(services.ingest.run(source.id))
+            again_runs.append(services.ingest.run(source.id))
         services.database.engine.dispose()
+    raw_s = min(raw_times)
+    first = min(first_runs, key=lambda r: r.seconds)
+    again = min(again_runs, key=lambda r: r.seconds)
     raw_rate, pipe_rate = len(texts) / raw_s, first.chunks / first.seconds
     return [
         Figure("ingest pipeline throughput", pipe_rate, "chunks/s", "raw embedder, same chunks", raw_rate),

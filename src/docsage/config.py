@@ -36,13 +36,21 @@ class Settings(BaseSettings):
     fusion_alpha: float = Field(default=0.5, description="Weight of BM25 in z-score fusion (dense gets 1 - alpha).")
     rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant (fusion = 'rrf').")
     uncertain_threshold: float = Field(
-        default=0.42, description="Answers whose best passage scores below this are marked uncertain."
+        default=0.52,
+        description="Answers whose best passage has a cosine similarity below this are marked uncertain "
+        "(calibrated with `docsage eval --calibrate`).",
     )
 
     crawl_max_pages: int = Field(default=500, description="Default page limit of the website connector.")
     crawl_concurrency: int = Field(default=4, description="Concurrent requests of the website connector.")
     crawl_timeout_s: float = Field(default=20.0, description="Timeout of one website request, seconds.")
     crawl_user_agent: str = Field(default="docsage-crawler/0.1", description="User agent sent by the crawler.")
+
+    rate_limit_chat_per_min: int = Field(default=20, description="Chat requests per minute per team (0: no limit).")
+    rate_limit_retrieval_per_min: int = Field(
+        default=60, description="Retrieval and search requests per minute per team (0: no limit)."
+    )
+    max_body_bytes: int = Field(default=1_048_576, description="Largest accepted JSON request body, bytes.")
 
     host: str = Field(default="127.0.0.1", description="Host `docsage serve` binds to.")
     port: int = Field(default=8000, description="Port `docsage serve` binds to.")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from docsage.analytics.service import AnalyticsService
 from docsage.answer.base import AnswerProvider
 from docsage.answer.service import AnswerService
+from docsage.chat.feedback import FeedbackService
+from docsage.chat.service import ChatService
 from docsage.config import Settings, get_settings
 from docsage.db.engine import Database, get_database
 from docsage.embed.base import Embedder
@@ -14,6 +17,7 @@ from docsage.index.base import IndexBackend
 from docsage.index.registry import get_index_backend
 from docsage.ingest.service import IngestService
 from docsage.projects.service import ProjectService
+from docsage.ratelimit import MemoryRateLimiter, RateLimiter
 from docsage.retrieval.service import RetrievalService
 
 
@@ -54,3 +58,19 @@ class Services:
     @cached_property
     def answers(self) -> AnswerService:
         return AnswerService(self.retrieval, self.answer_provider, self.settings)
+
+    @cached_property
+    def chat(self) -> ChatService:
+        return ChatService(self.database, self.answers)
+
+    @cached_property
+    def feedback(self) -> FeedbackService:
+        return FeedbackService(self.database)
+
+    @cached_property
+    def analytics(self) -> AnalyticsService:
+        return AnalyticsService(self.database)
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        return MemoryRateLimiter()

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from conftest import FTS_TABLE, Cli, has_table, table_counts
+from conftest import Cli, table_counts
 from docsage.config import Settings
 from docsage.services import Services
 
@@ -310,9 +310,6 @@ def test_source_remove_purges_documents_chunks_and_lexical_rows(world: World, tm
         assert count("SELECT count(*) FROM documents WHERE source_id = ?", gone["id"]) == 0
         assert count("SELECT count(*) FROM chunks WHERE source_id = ?", gone["id"]) == 0
         assert count(f"SELECT count(*) FROM chunks WHERE pk IN ({marks})", *pks) == 0
-        if has_table(conn, FTS_TABLE):
-            assert count(f"SELECT count(*) FROM {FTS_TABLE} WHERE source_id = ?", gone["id"]) == 0
-            assert count(f"SELECT count(*) FROM {FTS_TABLE} WHERE rowid IN ({marks})", *pks) == 0
         assert count("SELECT count(*) FROM chunks WHERE source_id = ?", keep["id"]) > 0
     assert [s["id"] for s in cli.json("source", "list", "--project", project["id"])] == [keep["id"]]
 

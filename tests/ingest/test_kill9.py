@@ -12,7 +12,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from conftest import DOCSAGE_EXE, FTS_TABLE, Cli, cli_env, has_table
+from conftest import DOCSAGE_EXE, Cli, cli_env
 
 DOCS = 150
 SECTIONS = 4  # each section becomes its own chunk, so a run holds several embed-and-commit batches
@@ -52,12 +52,8 @@ def assert_consistent(conn: sqlite3.Connection) -> None:
     assert not mismatched, f"documents whose chunk_count disagrees with their chunks: {mismatched[:5]}"
     assert scalar("SELECT count(*) FROM chunks c WHERE c.document_id NOT IN (SELECT id FROM documents)") == 0
     assert scalar("SELECT count(*) FROM chunks WHERE embedding IS NULL OR length(embedding) != 384 * 4") == 0
-    if has_table(conn, FTS_TABLE):
-        assert scalar(f"SELECT count(*) FROM chunks WHERE pk NOT IN (SELECT rowid FROM {FTS_TABLE})") == 0
-        assert scalar(f"SELECT count(*) FROM {FTS_TABLE} WHERE rowid NOT IN (SELECT pk FROM chunks)") == 0
-        conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('integrity-check')")  # raises if corrupt
-    else:  # the lexical terms are stored on each chunk row
-        assert scalar("SELECT count(*) FROM chunks WHERE lex IS NULL OR (lex = '' AND length(text) > 40)") == 0
+    # the lexical terms are stored on each chunk row, in the same transaction as its text and vector
+    assert scalar("SELECT count(*) FROM chunks WHERE lex IS NULL OR (lex = '' AND length(text) > 40)") == 0
 
 
 def test_kill_9_mid_ingest_leaves_a_consistent_index_that_the_next_run_completes(run_cli: Cli, tmp_path: Path) -> None:

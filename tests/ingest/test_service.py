@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FTS_TABLE, has_table, minimal_pdf
+from conftest import minimal_pdf
 from docsage.db.models import Source
 from docsage.services import Services
 
@@ -148,10 +148,6 @@ def test_deleting_a_file_removes_its_document_chunks_and_vectors_from_every_inde
         assert conn.execute("SELECT count(*) FROM documents WHERE url = ?", (gone_url,)).fetchone()[0] == 0
         assert conn.execute(f"SELECT count(*) FROM chunks WHERE pk IN ({marks})", gone_pks).fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM chunks").fetchone()[0] == len(before) - len(gone_pks)
-        if has_table(conn, FTS_TABLE):
-            fts_gone = conn.execute(f"SELECT count(*) FROM {FTS_TABLE} WHERE rowid IN ({marks})", gone_pks)
-            assert fts_gone.fetchone()[0] == 0
-            assert conn.execute(f"SELECT count(*) FROM {FTS_TABLE}").fetchone()[0] == len(before) - len(gone_pks)
     assert {cid: row for cid, row in before.items() if row[1] != gone_url} == indexed.chunks()
     assert gone_url not in indexed.urls_found(query)
 

@@ -8,6 +8,13 @@ from docsage.retrieval.types import Hit
 
 
 @dataclass(frozen=True)
+class StartEvent:
+    """The conversation this answer belongs to (sent first, before any retrieval)."""
+
+    thread_id: str
+
+
+@dataclass(frozen=True)
 class SourcesEvent:
     """The passages the answer is based on, in citation order ([1] is hits[0])."""
 
@@ -41,4 +48,4 @@ class ErrorEvent:
     reason: str
 
 
-AnswerEvent = SourcesEvent | TextDelta | MetadataEvent | IdentifiersEvent | ErrorEvent
+AnswerEvent = StartEvent | SourcesEvent | TextDelta | MetadataEvent | IdentifiersEvent | ErrorEvent

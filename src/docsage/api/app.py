@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from docsage import __version__
-from docsage.errors import DocsageError
+from docsage.api.errors import BodyLimitMiddleware, install_error_handlers
+from docsage.api.kapa import chat as kapa_chat
+from docsage.api.kapa import data as kapa_data
 from docsage.services import Services
 
 
@@ -18,10 +19,10 @@ def create_app(services: Services | None = None) -> FastAPI:
         description="Self-hostable 'ask the docs' service: hybrid retrieval and cited answers.",
     )
     app.state.services = services
-
-    @app.exception_handler(DocsageError)
-    async def docsage_error(_request: Request, exc: DocsageError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.http_status)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    app.include_router(kapa_chat.router)
+    app.include_router(kapa_data.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and configuration check")
     def healthz() -> dict[str, object]:

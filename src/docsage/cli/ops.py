@@ -247,7 +247,10 @@ def _calibrate(datasets: list[str], off_topic: str | None, as_json: bool) -> Non
         console.print(
             f"{path}: threshold {c.threshold:.3f} — balanced accuracy {c.balanced_accuracy:.3f} "
             f"(answerable judged covered {c.answerable_recall:.1%} of {c.answerable}; unanswerable judged "
-            f"uncertain {c.unanswerable_recall:.1%} of {c.held_out} held-out + {c.off_topic} off-topic)",
+            f"uncertain {c.unanswerable_recall:.1%} of {c.held_out} held-out + {c.off_topic} off-topic: "
+            f"{c.held_out_recall:.1%} of held-out, {c.off_topic_recall:.1%} of off-topic); without the 95% "
+            f"answerable floor the optimum is {c.unconstrained_threshold:.3f} "
+            f"(balanced accuracy {c.unconstrained_balanced_accuracy:.3f})",
             highlight=False,
         )
 

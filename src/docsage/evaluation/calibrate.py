@@ -4,7 +4,10 @@ For a BEIR set, every query is asked twice: once against the whole corpus (answe
 pages are there) and once with its relevant pages held out (unanswerable: the docs no longer cover
 it). Queries of a second, unrelated dataset are added as off-topic unanswerable questions. The
 signal is what the answer engine uses: the best cosine similarity among the passages it would get.
-The threshold reported maximises balanced accuracy (mean of the two per-class accuracies).
+The threshold reported maximises balanced accuracy (the mean of the answerable accuracy and the
+unanswerable accuracy, the latter averaged over held-out and off-topic questions) among thresholds that
+still answer at least 95% of the answerable questions: a wrong "I don't know" costs a user more than a
+hedged answer that cites the closest pages.
 """
 
 from __future__ import annotations
@@ -27,26 +30,43 @@ class Calibration:
     balanced_accuracy: float
     answerable_recall: float  # answerable questions judged covered
     unanswerable_recall: float  # unanswerable questions judged uncertain
+    unconstrained_threshold: float  # the balanced-accuracy optimum without the answerable-recall floor
+    unconstrained_balanced_accuracy: float
+    held_out_recall: float  # held-out questions judged uncertain
+    off_topic_recall: float  # off-topic questions judged uncertain
     answerable: int
     held_out: int
     off_topic: int
     scores: dict[str, list[float]]
 
 
-def best_threshold(positive: list[float], negative: list[float]) -> tuple[float, float, float, float]:
-    """(threshold, balanced accuracy, positive recall, negative recall) maximising balanced accuracy."""
-    pos, neg = np.asarray(positive), np.asarray(negative)
+def best_threshold(
+    positive: list[float], negative_groups: list[list[float]], min_positive_recall: float = 0.0
+) -> tuple[float, float, float, float]:
+    """(threshold, balanced accuracy, positive recall, negative recall) maximising balanced accuracy among
+    thresholds that keep at least `min_positive_recall` of the answerable questions answered.
+
+    Negative recall is the mean over the negative groups, so 200 easy off-topic questions do not outweigh
+    100 hard held-out ones.
+    """
+    groups = [np.asarray(g) for g in negative_groups if g]
+    pos = np.asarray(positive)
     best = (0.0, 0.0, 0.0, 0.0)
-    for t in np.unique(np.concatenate([pos, neg])):
+    for t in np.unique(np.concatenate([pos, *groups])):
         tpr = float((pos >= t).mean()) if len(pos) else 0.0
-        tnr = float((neg < t).mean()) if len(neg) else 0.0
-        if (tpr + tnr) / 2 > best[1]:
+        tnr = float(np.mean([(g < t).mean() for g in groups])) if groups else 0.0
+        if tpr >= min_positive_recall and (tpr + tnr) / 2 > best[1]:
             best = (float(t), (tpr + tnr) / 2, tpr, tnr)
     return best
 
 
 def calibrate(
-    dataset_path: str | Path, off_topic_path: str | Path | None, settings: Settings, top_k: int = 8, depth: int = 200
+    dataset_path: str | Path,
+    off_topic_path: str | Path | None,
+    settings: Settings,
+    top_k: int = 8,
+    depth: int = 200,
+    min_answerable_recall: float = 0.95,
 ) -> Calibration:
     dataset = load_beir(dataset_path)
     off_topic = load_beir(off_topic_path) if off_topic_path else None
@@ -68,13 +88,22 @@ def calibrate(
                 hits = services.retrieval.search(project.id, text, top_k=top_k)
                 scores["off_topic"].append(max((h.dense_score for h in hits), default=0.0))
         services.database.engine.dispose()
-    negative = scores["held_out"] + scores["off_topic"]
-    t, bacc, tpr, tnr = best_threshold(scores["answerable"], negative)
+    negatives = [scores["held_out"], scores["off_topic"]]
+    t, bacc, tpr, tnr = best_threshold(scores["answerable"], negatives, min_answerable_recall)
+    best_t, best_bacc, *_ = best_threshold(scores["answerable"], negatives)
+
+    def uncertain_share(xs: list[float]) -> float:
+        return float(np.mean([x < t for x in xs])) if xs else 0.0
+
     return Calibration(
         round(t, 3),
         bacc,
         tpr,
         tnr,
+        round(best_t, 3),
+        best_bacc,
+        uncertain_share(scores["held_out"]),
+        uncertain_share(scores["off_topic"]),
         len(scores["answerable"]),
         len(scores["held_out"]),
         len(scores["off_topic"]),

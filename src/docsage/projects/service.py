@@ -13,7 +13,7 @@ from docsage.db.documents import DocumentRepository
 from docsage.db.engine import Database
 from docsage.db.integrations import IntegrationRepository
 from docsage.db.keys import ApiKeyRepository
-from docsage.db.models import ApiKey, Integration, Project, Source, utcnow
+from docsage.db.models import ApiKey, Document, Integration, Project, Source, utcnow
 from docsage.db.projects import ProjectRepository
 from docsage.db.sources import IngestRunRepository, SourceRepository
 from docsage.errors import InvalidInputError, NotFoundError
@@ -204,6 +204,20 @@ class ProjectService:
                     "last_run_at": run.started_at if run else None,
                 }
             return out
+
+    def documents(
+        self, project_id: str, *, urls: list[str], document_ids: list[str], source_ids: list[str] | None = None
+    ) -> list[Document]:
+        """Documents of a project by URL and/or id, in the order asked, each once."""
+        with self.database.session() as session:
+            repo = DocumentRepository(session)
+            found = repo.by_urls(project_id, urls) if urls else []
+            found += [d for d in (repo.get(i) for i in document_ids) if d is not None and d.project_id == project_id]
+        if source_ids:
+            found = [d for d in found if d.source_id in source_ids]
+        order = {key: i for i, key in enumerate([*urls, *document_ids])}
+        unique = {d.id: d for d in found}.values()
+        return sorted(unique, key=lambda d: min(order.get(d.url, 1 << 30), order.get(d.id, 1 << 30)))
 
     def remove_source(self, source_id: str) -> int:
         """Delete a source with its documents, chunks and vectors; returns the number of documents purged."""

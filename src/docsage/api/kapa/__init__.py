@@ -1,0 +1,1 @@
+"""Kapa-compatible /query/v1 API."""

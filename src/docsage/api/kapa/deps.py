@@ -1,0 +1,63 @@
+"""Authentication and scoping for /query/v1: an X-API-KEY belongs to exactly one project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from docsage.errors import AuthError, ForbiddenError
+from docsage.ratelimit import enforce
+from docsage.services import Services
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    project_id: str
+    team_id: str
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def principal(
+    services: ServicesDep,
+    x_api_key: Annotated[str | None, Header(alias="X-API-KEY", description="API key of the project.")] = None,
+) -> Principal:
+    if not x_api_key:
+        raise AuthError("Authentication credentials were not provided.")
+    key = services.projects.authenticate(x_api_key)
+    if key is None or key.scheme != "x-api-key":
+        raise AuthError("Invalid API key.")
+    project = services.projects.get_project(key.project_id)
+    return Principal(key.id, project.id, project.team_id)
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def own_project(project_id: str, who: Principal) -> str:
+    """The path's project, if the key belongs to it (another project's id is 403, and reveals nothing)."""
+    if project_id != who.project_id:
+        raise ForbiddenError("You do not have permission to perform this action.")
+    return project_id
+
+
+def limit_chat(services: Services, who: Principal) -> None:
+    enforce(services.rate_limiter, f"chat:{who.team_id}", services.settings.rate_limit_chat_per_min, "chat")
+
+
+def limit_retrieval(services: Services, who: Principal) -> None:
+    enforce(
+        services.rate_limiter,
+        f"retrieval:{who.team_id}",
+        services.settings.rate_limit_retrieval_per_min,
+        "retrieval",
+    )

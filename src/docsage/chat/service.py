@@ -1,0 +1,189 @@
+"""Conversations: threads that remember earlier turns, persisted question-answers, end users, feedback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from docsage.answer.base import Turn
+from docsage.answer.events import (
+    AnswerEvent,
+    ErrorEvent,
+    IdentifiersEvent,
+    MetadataEvent,
+    SourcesEvent,
+    StartEvent,
+    TextDelta,
+)
+from docsage.answer.service import AnswerService
+from docsage.db.conversations import EndUserRepository, QuestionAnswerRepository, ThreadRepository
+from docsage.db.engine import Database
+from docsage.db.integrations import IntegrationRepository
+from docsage.db.models import EndUser, QuestionAnswer, Thread, utcnow
+from docsage.errors import DocsageError, NotFoundError
+from docsage.redaction import redact
+from docsage.retrieval.types import Hit
+
+HISTORY_TURNS = 6
+USER_FIELDS = ("email", "unique_client_id", "fingerprint_id", "slack_id", "discord_id")
+
+
+@dataclass(frozen=True)
+class EndUserInfo:
+    email: str | None = None
+    unique_client_id: str | None = None
+    fingerprint_id: str | None = None
+    slack_id: str | None = None
+    discord_id: str | None = None
+    store_ip: bool = False
+    ip_address: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def identifiers(self) -> dict[str, str]:
+        return {k: v for k in USER_FIELDS if (v := getattr(self, k))}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    project_id: str
+    query: str
+    thread_id: str | None = None
+    integration_id: str | None = None
+    user: EndUserInfo | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    redact: bool = False
+    source_ids: list[str] | None = None
+
+
+def sources_of(hits: list[Hit]) -> list[dict[str, Any]]:
+    """One entry per document, in order of first citation: what `relevant_sources` shows."""
+    seen: dict[str, dict[str, Any]] = {}
+    for h in hits:
+        if h.source_url not in seen:
+            seen[h.source_url] = {
+                "source_url": h.source_url,
+                "title": h.title,
+                "subtitle": h.heading_path if h.heading_path != h.title else "",
+                "source_id": h.source_id,
+                "document_id": h.document_id,
+            }
+    return list(seen.values())
+
+
+class ChatService:
+    def __init__(self, database: Database, answers: AnswerService) -> None:
+        self.database = database
+        self.answers = answers
+
+    def _end_user(self, project_id: str, info: EndUserInfo | None) -> str | None:
+        if info is None or not info.identifiers():
+            return None
+        with self.database.session() as session:
+            repo = EndUserRepository(session)
+            user = repo.find(project_id, **info.identifiers())
+            if user is None:
+                user = repo.add(EndUser(project_id=project_id, **info.identifiers()))
+            for key, value in info.identifiers().items():
+                setattr(user, key, value)
+            user.latest_activity_at = utcnow()
+            if info.store_ip and info.ip_address:
+                user.ip_address = info.ip_address
+            if info.metadata:
+                user.extra = {**user.extra, **info.metadata}
+                company = info.metadata.get("company_name") or info.metadata.get("company")
+                if isinstance(company, str):
+                    user.company_name = company
+            return user.id
+
+    def _open_thread(self, req: ChatRequest, end_user_id: str | None) -> tuple[str, list[Turn], bool]:
+        """(thread id, earlier turns, created now) — a thread of another project is 'not found'."""
+        with self.database.session() as session:
+            if req.integration_id is not None:
+                integration = IntegrationRepository(session).get(req.integration_id)
+                if integration is None or integration.project_id != req.project_id:
+                    raise NotFoundError(f"integration {req.integration_id} not found")
+            threads = ThreadRepository(session)
+            if req.thread_id is None:
+                thread = threads.add(
+                    Thread(project_id=req.project_id, integration_id=req.integration_id, end_user_id=end_user_id)
+                )
+                return thread.id, [], True
+            thread_row = threads.get(req.thread_id)
+            if thread_row is None or thread_row.project_id != req.project_id:
+                raise NotFoundError(f"thread {req.thread_id} not found")
+            thread_row.updated_at = utcnow()
+            earlier = QuestionAnswerRepository(session).for_thread(thread_row.id)[-HISTORY_TURNS:]
+            return thread_row.id, [Turn(qa.question, qa.answer) for qa in earlier], False
+
+    def stream(self, req: ChatRequest) -> Iterator[AnswerEvent]:
+        """StartEvent, sources, text deltas, metadata, then identifiers once the answer is stored.
+
+        Validation (unknown thread or integration) happens in this call, before any event, so a surface can
+        still answer with an error status; a failure during generation yields one ErrorEvent and stores nothing.
+        """
+        started = time.perf_counter()
+        question, was_redacted = redact(req.query) if req.redact else (req.query, False)
+        end_user_id = self._end_user(req.project_id, req.user)
+        thread_id, history, created = self._open_thread(req, end_user_id)
+        return self._generate(req, question, was_redacted, end_user_id, thread_id, history, created, started)
+
+    def _generate(
+        self,
+        req: ChatRequest,
+        question: str,
+        was_redacted: bool,
+        end_user_id: str | None,
+        thread_id: str,
+        history: list[Turn],
+        created: bool,
+        started: float,
+    ) -> Iterator[AnswerEvent]:
+        yield StartEvent(thread_id)
+        hits: list[Hit] = []
+        parts: list[str] = []
+        meta: MetadataEvent | None = None
+        try:
+            for event in self.answers.stream(req.project_id, question, history, source_ids=req.source_ids):
+                if isinstance(event, SourcesEvent):
+                    hits = event.hits
+                elif isinstance(event, TextDelta):
+                    parts.append(event.text)
+                elif isinstance(event, MetadataEvent):
+                    meta = event
+                yield event
+        except DocsageError as exc:
+            self._discard(thread_id, created)
+            yield ErrorEvent(exc.message)
+            return
+        answer = "".join(parts)
+        with self.database.session() as session:
+            qa = QuestionAnswerRepository(session).add(
+                QuestionAnswer(
+                    thread_id=thread_id,
+                    project_id=req.project_id,
+                    integration_id=req.integration_id,
+                    end_user_id=end_user_id,
+                    question=question,
+                    answer=answer,
+                    is_uncertain=meta.is_uncertain if meta else True,
+                    is_redacted=was_redacted,
+                    relevant_sources=sources_of(hits),
+                    model=meta.model if meta else "",
+                    prompt_tokens=meta.prompt_tokens if meta else 0,
+                    completion_tokens=meta.completion_tokens if meta else 0,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                    extra=req.metadata,
+                )
+            )
+        yield IdentifiersEvent(thread_id, qa.id)
+
+    def _discard(self, thread_id: str, created: bool) -> None:
+        if not created:
+            return
+        with self.database.session() as session:
+            threads = ThreadRepository(session)
+            thread = threads.get(thread_id)
+            if thread is not None:
+                threads.delete(thread)

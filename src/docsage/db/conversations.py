@@ -1,0 +1,188 @@
+"""Repositories for end users, threads, question-answers, feedback and ticket outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from docsage.db.models import EndUser, Feedback, QuestionAnswer, Thread, TicketOutcome
+
+
+class EndUserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, end_user_id: str) -> EndUser | None:
+        return self.session.get(EndUser, end_user_id)
+
+    def find(self, project_id: str, **identifiers: str) -> EndUser | None:
+        """The end user matching any given identifier (email, unique_client_id, fingerprint_id, …)."""
+        clauses = [getattr(EndUser, k) == v for k, v in identifiers.items() if v]
+        if not clauses:
+            return None
+        stmt = (
+            select(EndUser).where(EndUser.project_id == project_id, or_(*clauses)).order_by(EndUser.first_activity_at)
+        )
+        return self.session.scalars(stmt).first()
+
+    def add(self, user: EndUser) -> EndUser:
+        self.session.add(user)
+        self.session.flush()
+        return user
+
+    def page(
+        self, project_id: str, *, has_email: bool | None, search: str, ordering: str, offset: int, limit: int
+    ) -> tuple[int, list[tuple[EndUser, int, str | None]]]:
+        """(total, [(user, question count, latest thread id)]) for one page."""
+        qa_count = (
+            select(func.count(QuestionAnswer.id)).where(QuestionAnswer.end_user_id == EndUser.id).scalar_subquery()
+        )
+        latest_thread = (
+            select(Thread.id)
+            .where(Thread.end_user_id == EndUser.id)
+            .order_by(Thread.created_at.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        stmt = select(EndUser, qa_count, latest_thread).where(EndUser.project_id == project_id)
+        if has_email is True:
+            stmt = stmt.where(EndUser.email.is_not(None), EndUser.email != "")
+        elif has_email is False:
+            stmt = stmt.where(or_(EndUser.email.is_(None), EndUser.email == ""))
+        if search:
+            like = f"%{search}%"
+            stmt = stmt.where(
+                or_(EndUser.email.ilike(like), EndUser.id.ilike(like), EndUser.unique_client_id.ilike(like))
+            )
+        total = int(self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        descending = ordering.startswith("-")
+        column = {
+            "email": EndUser.email,
+            "first_activity_at": EndUser.first_activity_at,
+            "latest_activity_at": EndUser.latest_activity_at,
+            "question_answer_count": qa_count,
+        }.get(ordering.lstrip("-"), EndUser.latest_activity_at)
+        stmt = stmt.order_by(column.desc() if descending else column.asc(), EndUser.id).offset(offset).limit(limit)
+        return total, [(u, int(n or 0), t) for u, n, t in self.session.execute(stmt)]
+
+
+class ThreadRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, thread_id: str) -> Thread | None:
+        return self.session.get(Thread, thread_id)
+
+    def add(self, thread: Thread) -> Thread:
+        self.session.add(thread)
+        self.session.flush()
+        return thread
+
+    def delete(self, thread: Thread) -> None:
+        self.session.delete(thread)
+
+    def page_after(self, project_id: str, cursor: tuple[datetime, str] | None, limit: int) -> list[Thread]:
+        """Threads newest first, strictly after the (created_at, id) cursor."""
+        stmt = select(Thread).where(Thread.project_id == project_id)
+        if cursor is not None:
+            created, tid = cursor
+            stmt = stmt.where(or_(Thread.created_at < created, (Thread.created_at == created) & (Thread.id < tid)))
+        stmt = stmt.order_by(Thread.created_at.desc(), Thread.id.desc()).limit(limit)
+        return list(self.session.scalars(stmt))
+
+
+class QuestionAnswerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, qa_id: str) -> QuestionAnswer | None:
+        return self.session.get(QuestionAnswer, qa_id)
+
+    def add(self, qa: QuestionAnswer) -> QuestionAnswer:
+        self.session.add(qa)
+        self.session.flush()
+        return qa
+
+    def for_thread(self, thread_id: str) -> list[QuestionAnswer]:
+        stmt = select(QuestionAnswer).where(QuestionAnswer.thread_id == thread_id).order_by(QuestionAnswer.created_at)
+        return list(self.session.scalars(stmt))
+
+    def for_threads(self, thread_ids: list[str]) -> dict[str, list[QuestionAnswer]]:
+        out: dict[str, list[QuestionAnswer]] = {t: [] for t in thread_ids}
+        if thread_ids:
+            stmt = (
+                select(QuestionAnswer)
+                .where(QuestionAnswer.thread_id.in_(thread_ids))
+                .order_by(QuestionAnswer.created_at)
+            )
+            for qa in self.session.scalars(stmt):
+                out[qa.thread_id].append(qa)
+        return out
+
+    def page(self, project_id: str, ordering: str, offset: int, limit: int) -> tuple[int, list[QuestionAnswer]]:
+        base = select(QuestionAnswer).where(QuestionAnswer.project_id == project_id)
+        total = int(self.session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+        column = QuestionAnswer.created_at
+        order = column.asc() if ordering == "created_at" else column.desc()
+        return total, list(self.session.scalars(base.order_by(order, QuestionAnswer.id).offset(offset).limit(limit)))
+
+    def in_range(
+        self, project_id: str, start: datetime, end: datetime, integration_id: str | None
+    ) -> list[QuestionAnswer]:
+        stmt = select(QuestionAnswer).where(
+            QuestionAnswer.project_id == project_id,
+            QuestionAnswer.created_at >= start,
+            QuestionAnswer.created_at <= end,
+        )
+        if integration_id:
+            stmt = stmt.where(QuestionAnswer.integration_id == integration_id)
+        return list(self.session.scalars(stmt))
+
+
+class FeedbackRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(self, qa_id: str, user_identifier: str) -> Feedback | None:
+        stmt = select(Feedback).where(Feedback.question_answer_id == qa_id, Feedback.user_identifier == user_identifier)
+        return self.session.scalars(stmt).first()
+
+    def add(self, feedback: Feedback) -> Feedback:
+        self.session.add(feedback)
+        self.session.flush()
+        return feedback
+
+    def for_question_answers(self, qa_ids: list[str]) -> dict[str, list[Feedback]]:
+        out: dict[str, list[Feedback]] = {q: [] for q in qa_ids}
+        if qa_ids:
+            stmt = select(Feedback).where(Feedback.question_answer_id.in_(qa_ids)).order_by(Feedback.created_at)
+            for fb in self.session.scalars(stmt):
+                out[fb.question_answer_id].append(fb)
+        return out
+
+
+class TicketOutcomeRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_question_answer(self, qa_id: str) -> TicketOutcome | None:
+        return self.session.scalars(select(TicketOutcome).where(TicketOutcome.question_answer_id == qa_id)).first()
+
+    def add(self, outcome: TicketOutcome) -> TicketOutcome:
+        self.session.add(outcome)
+        self.session.flush()
+        return outcome
+
+    def in_range(
+        self, project_id: str, start: datetime, end: datetime, integration_id: str | None
+    ) -> list[TicketOutcome]:
+        stmt = select(TicketOutcome).where(
+            TicketOutcome.project_id == project_id,
+            TicketOutcome.created_at >= start,
+            TicketOutcome.created_at <= end,
+        )
+        if integration_id:
+            stmt = stmt.where(TicketOutcome.integration_id == integration_id)
+        return list(self.session.scalars(stmt))
