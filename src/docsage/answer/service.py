@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from docsage.answer.base import AnswerProvider, AnswerRequest, Turn
-from docsage.answer.events import AnswerEvent, SourcesEvent
+from docsage.answer.citations import link_citations
+from docsage.answer.events import AnswerEvent, SourcesEvent, TextDelta
 from docsage.config import Settings
 from docsage.retrieval.service import RetrievalService
 from docsage.retrieval.types import Hit
@@ -43,4 +44,14 @@ class AnswerService:
         )
         covered = is_covered(hits, self.settings.uncertain_threshold)
         yield SourcesEvent(hits)
-        yield from self.provider.generate(AnswerRequest(question, hits, history, covered))
+        tail: list[AnswerEvent] = []  # the provider's metadata event, sent after the last (linked) delta
+
+        def deltas() -> Iterator[TextDelta]:
+            for event in self.provider.generate(AnswerRequest(question, hits, history, covered)):
+                if isinstance(event, TextDelta):
+                    yield event
+                else:
+                    tail.append(event)
+
+        yield from link_citations(deltas(), hits)
+        yield from tail

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from docsage import __version__
-from docsage.api.errors import BodyLimitMiddleware, install_error_handlers
+from docsage.api.errors import BodyLimitMiddleware, PrefixCORSMiddleware, install_error_handlers
 from docsage.api.kapa import chat as kapa_chat
 from docsage.api.kapa import data as kapa_data
+from docsage.api.kapa import proxy as kapa_proxy
 from docsage.services import Services
 
 
@@ -23,6 +24,17 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.include_router(kapa_chat.router)
     app.include_router(kapa_data.router)
+    app.include_router(kapa_proxy.router)
+    # The widget endpoints are called from browsers on the customer's site (the React SDK sends
+    # X-WEBSITE-ID and a captcha header, which triggers a preflight).
+    app.add_middleware(
+        PrefixCORSMiddleware,
+        prefix="/proxy/",
+        allow_origin_regex=".*",
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "X-WEBSITE-ID", "X-RECAPTCHA-ENTERPRISE-TOKEN", "X-HCAPTCHA-TOKEN"],
+        max_age=600,
+    )
 
     @app.get("/healthz", tags=["health"], summary="Liveness and configuration check")
     def healthz() -> dict[str, object]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docsage.errors import DocsageError
@@ -85,3 +87,18 @@ class BodyLimitMiddleware:
 
 class _TooLarge(Exception):
     pass
+
+
+class PrefixCORSMiddleware:
+    """CORS for one path prefix only (the public widget routes), leaving every other route untouched."""
+
+    def __init__(self, app: ASGIApp, /, prefix: str, **cors: Any) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.cors = CORSMiddleware(app, **cors)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from types import TracebackType
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from docsage.cli.common import console, err_console, fail, print_json, services
 from docsage.ingest.service import IngestSummary
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+LINKED_MARKER = re.compile(r"\[\[(\d+)\]\]\([^)\s]*\)")
 ProjectOpt = Annotated[str, typer.Option("--project", help="Project id.")]
 
 
@@ -150,8 +152,8 @@ def ask(
             hits = event.hits
         elif isinstance(event, TextDelta):
             answer.append(event.text)
-            if not as_json:
-                console.out(event.text, end="", highlight=False)
+            if not as_json:  # a terminal shows plain [n] markers; the numbered sources follow the answer
+                console.out(LINKED_MARKER.sub(r"[\1]", event.text), end="", highlight=False)
                 console.file.flush()
         elif isinstance(event, MetadataEvent):
             meta = event

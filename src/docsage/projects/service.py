@@ -142,6 +142,10 @@ class ProjectService:
                 )
             )
 
+    def find_integration(self, integration_id: str) -> Integration | None:
+        with self.database.session() as session:
+            return IntegrationRepository(session).get(integration_id)
+
     def list_integrations(self, project_id: str, types: list[str] | None = None) -> list[Integration]:
         self.get_project(project_id)
         with self.database.session() as session:

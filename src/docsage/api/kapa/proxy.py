@@ -1,0 +1,124 @@
+"""The public widget endpoints the official `@kapaai/react-sdk` calls (`/proxy/query/v2/…`).
+
+The SDK authenticates with `X-WEBSITE-ID: <integration id>` instead of an API key (it runs in browsers,
+where a key would leak), so these routes are scoped to that integration's project and rate-limited per team
+like every chat endpoint. Point the SDK at docsage with
+`new DefaultKapaApiService(processStream, "https://docs-host")`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from docsage.api.kapa.chat import _internal_flags, _streaming
+from docsage.api.kapa.deps import Principal, ServicesDep, limit_chat
+from docsage.chat.service import ChatRequest, EndUserInfo
+from docsage.errors import AuthError, InvalidInputError
+from docsage.services import Services
+
+router = APIRouter(prefix="/proxy/query/v2", tags=["Widget (React SDK)"])
+WebsiteId = Annotated[str | None, Header(alias="X-WEBSITE-ID", description="Integration id of the widget.")]
+
+
+class ProxyUser(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    email: str | None = None
+    unique_client_id: str | None = None
+    fingerprint_id: str | None = None
+    kapa_web_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ProxyChatIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    query: str = Field(min_length=1, max_length=5000)
+    mode: Literal["default", "deep_thinking"] = "default"
+    user: ProxyUser | None = None
+    metadata: dict[str, Any] | None = None
+    thread_id: str | None = None
+    source_group_ids_include: list[str] | None = None
+
+
+class ProxyFeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    user_identifier: str = Field(min_length=1, max_length=200)
+    reaction: Literal["upvote", "downvote"]
+    question_answer: UUID
+    comment: str | dict[str, Any] | None = None  # the SDK sends JSON.stringify({issue, incorrect, …})
+
+
+def website(services: Services, website_id: str | None) -> tuple[Principal, str]:
+    """(principal of the integration's project, integration id) for an X-WEBSITE-ID header."""
+    if not website_id:
+        raise AuthError("X-WEBSITE-ID header is required.")
+    integration = services.projects.find_integration(website_id)
+    if integration is None or not integration.is_enabled:
+        raise AuthError("Unknown or disabled website id.")
+    project = services.projects.get_project(integration.project_id)
+    return Principal(f"integration:{integration.id}", project.id, project.team_id), integration.id
+
+
+def _request(
+    who: Principal, integration_id: str, body: ProxyChatIn, request: Request, thread_id: str | None
+) -> ChatRequest:
+    user = body.user
+    info = None
+    if user is not None:
+        meta = dict(user.metadata or {})
+        info = EndUserInfo(
+            email=user.email,
+            unique_client_id=user.unique_client_id,
+            fingerprint_id=user.fingerprint_id or user.kapa_web_id,
+            ip_address=request.client.host if request.client else None,
+            metadata=meta,
+        )
+    return ChatRequest(
+        project_id=who.project_id,
+        query=body.query,
+        thread_id=thread_id,
+        integration_id=integration_id,
+        user=info,
+        metadata=body.metadata or {},
+        source_ids=body.source_group_ids_include,
+    )
+
+
+@router.post("/chat/stream/", summary="Widget chat (streamed)")
+def proxy_chat(
+    body: ProxyChatIn, request: Request, services: ServicesDep, website_id: WebsiteId = None
+) -> StreamingResponse:
+    who, integration_id = website(services, website_id)
+    limit_chat(services, who)
+    events = services.chat.stream(_request(who, integration_id, body, request, body.thread_id))
+    return _streaming(events, _internal_flags(services, who.project_id))
+
+
+@router.post("/thread/{thread_id}/chat/stream/", summary="Widget chat in thread (streamed)")
+def proxy_thread_chat(
+    thread_id: str, body: ProxyChatIn, request: Request, services: ServicesDep, website_id: WebsiteId = None
+) -> StreamingResponse:
+    who, integration_id = website(services, website_id)
+    limit_chat(services, who)
+    events = services.chat.stream(_request(who, integration_id, body, request, thread_id))
+    return _streaming(events, _internal_flags(services, who.project_id))
+
+
+@router.post("/feedback/upsert/", summary="Widget feedback")
+def proxy_feedback(body: ProxyFeedbackIn, services: ServicesDep, website_id: WebsiteId = None) -> Response:
+    who, _ = website(services, website_id)
+    comment = body.comment
+    if isinstance(comment, str):
+        try:
+            comment = json.loads(comment) if comment.strip() else None
+        except json.JSONDecodeError:
+            comment = {"issue": comment}
+        if comment is not None and not isinstance(comment, dict):
+            raise InvalidInputError("comment must be a JSON object")
+    services.feedback.upsert(who.project_id, str(body.question_answer), body.user_identifier, body.reaction, comment)
+    return Response(status_code=201)
