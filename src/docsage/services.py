@@ -7,6 +7,7 @@ from functools import cached_property
 from docsage.analytics.service import AnalyticsService
 from docsage.answer.base import AnswerProvider
 from docsage.answer.service import AnswerService
+from docsage.chat.custom import CustomChatService
 from docsage.chat.feedback import FeedbackService
 from docsage.chat.service import ChatService
 from docsage.config import Settings, get_settings
@@ -62,6 +63,10 @@ class Services:
     @cached_property
     def chat(self) -> ChatService:
         return ChatService(self.database, self.answers)
+
+    @cached_property
+    def custom_chat(self) -> CustomChatService:
+        return CustomChatService(self.database, self.retrieval, self.answer_provider, self.settings)
 
     @cached_property
     def feedback(self) -> FeedbackService:

@@ -33,10 +33,23 @@ class AnswerRequest:
 
 
 class AnswerProvider(Protocol):
-    """Yields TextDelta events, then exactly one MetadataEvent (is_uncertain, model, token usage)."""
+    """Yields TextDelta events, then exactly one MetadataEvent (is_uncertain, model, token usage).
+
+    `follows_prompts` declares whether the provider can run caller-written prompts (`complete`); a provider
+    without a language model (extractive) cannot, and callers fall back to `generate`.
+    """
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def follows_prompts(self) -> bool: ...
+
+    def complete(
+        self, messages: list[tuple[str, str]], *, json_mode: bool = False
+    ) -> Iterator[TextDelta | MetadataEvent]:
+        """Run the given chat messages (role, content) as they are; only when `follows_prompts`."""
+        ...
 
     def generate(self, request: AnswerRequest) -> Iterator[TextDelta | MetadataEvent]: ...
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from docsage.answer.base import AnswerRequest, Turn
 from docsage.answer.events import MetadataEvent, TextDelta
+from docsage.errors import ProviderError
 from docsage.retrieval.types import Hit
 
 LEAD = "Here is what the documentation says:"
@@ -270,6 +271,15 @@ class ExtractiveProvider:
     @property
     def name(self) -> str:
         return "extractive"
+
+    @property
+    def follows_prompts(self) -> bool:
+        return False  # no language model: caller-written prompts cannot be followed
+
+    def complete(
+        self, messages: list[tuple[str, str]], *, json_mode: bool = False
+    ) -> Iterator[TextDelta | MetadataEvent]:
+        raise ProviderError("the extractive provider cannot run custom prompts; configure DOCSAGE_LLM_PROVIDER=openai")
 
     def generate(self, request: AnswerRequest) -> Iterator[TextDelta | MetadataEvent]:
         answer, used = _compose(request.question, request.hits) if request.covered else ("", [])

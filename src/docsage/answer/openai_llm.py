@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import Literal
+from typing import Literal, cast
 
 import openai
 from openai.types import CompletionUsage
@@ -113,8 +113,22 @@ class OpenAIProvider:
     def name(self) -> str:
         return f"openai/{self._model}"
 
+    @property
+    def follows_prompts(self) -> bool:
+        return True
+
     def generate(self, request: AnswerRequest) -> Iterator[TextDelta | MetadataEvent]:
-        prompt = build_prompt(request)
+        yield from self._stream(build_prompt(request), covered=request.covered)
+
+    def complete(
+        self, messages: list[tuple[str, str]], *, json_mode: bool = False
+    ) -> Iterator[TextDelta | MetadataEvent]:
+        prompt = [(cast(Role, role), content) for role, content in messages]
+        yield from self._stream(prompt, covered=True, json_mode=json_mode)
+
+    def _stream(
+        self, prompt: list[tuple[Role, str]], *, covered: bool, json_mode: bool = False
+    ) -> Iterator[TextDelta | MetadataEvent]:
         parts: list[str] = []
         usage: CompletionUsage | None = None
         try:
@@ -123,6 +137,7 @@ class OpenAIProvider:
                 messages=[_message(role, content) for role, content in prompt],
                 stream=True,
                 stream_options={"include_usage": True},
+                response_format={"type": "json_object"} if json_mode else openai.omit,
             )
             with stream:
                 for chunk in stream:
@@ -144,7 +159,7 @@ class OpenAIProvider:
             completion_tokens = sum(self._count_tokens([answer]))
             source = "estimated"
         yield MetadataEvent(
-            is_uncertain=not request.covered or not answer.strip() or says_unknown(answer),
+            is_uncertain=not covered or not answer.strip() or says_unknown(answer),
             model=self._model,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,

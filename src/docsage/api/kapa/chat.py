@@ -22,6 +22,9 @@ from docsage.api.kapa.deps import PrincipalDep, ServicesDep, limit_chat, limit_r
 from docsage.api.kapa.schemas import (
     ChatIn,
     ChatOut,
+    CustomChatIn,
+    CustomChatOut,
+    CustomSource,
     DocumentOut,
     DocumentsIn,
     DocumentsOut,
@@ -34,6 +37,7 @@ from docsage.api.kapa.schemas import (
     TicketOutcomeIn,
     TicketOutcomeOut,
 )
+from docsage.chat.custom import CustomChatRequest, CustomChatResult
 from docsage.chat.service import ChatRequest, EndUserInfo, sources_of
 from docsage.errors import DocsageError, ProviderError
 from docsage.redaction import redact
@@ -318,3 +322,77 @@ def ticket_outcome(
         deflected=outcome.deflected,
         created_at=outcome.created_at,
     )
+
+
+def _custom_request(project_id: str, body: CustomChatIn, services: Services) -> CustomChatRequest:
+    return CustomChatRequest(
+        project_id=project_id,
+        messages=[(m.role, m.content or "") for m in body.messages],
+        retrieval_query=body.retrieval_query,
+        use_retrieval=body.use_retrieval,
+        persist_answer=body.persist_answer,
+        label_internal_sources=body.label_internal_sources,
+        source_ids=[str(s) for s in body.source_ids_include] if body.source_ids_include else None,
+        generation_model=body.generation_model,
+        json_mode=body.response_format == "json_object",
+        redact_conversation=body.redact_conversation,
+        integration_id=str(body.integration_id) if body.integration_id else None,
+        internal_sources=_internal_flags(services, project_id),
+    )
+
+
+@router.post(
+    "/projects/{project_id}/chat/custom/",
+    response_model=CustomChatOut,
+    tags=["Custom chat"],
+    summary="Custom chat (deprecated)",
+    deprecated=True,
+)
+def custom_chat(project_id: str, body: CustomChatIn, who: PrincipalDep, services: ServicesDep) -> CustomChatOut:
+    """Your own prompt: roles system/user/assistant plus `query` (at most one; used for retrieval and stored)
+    and `context` (at most one; replaced by the retrieved passages). With the extractive provider the query
+    is answered from the passages, as regular chat would (it has no model to follow a prompt)."""
+    own_project(project_id, who)
+    limit_chat(services, who)
+    req = _custom_request(project_id, body, services)
+    result = CustomChatResult()
+    ids: IdentifiersEvent | None = None
+    for event in services.custom_chat.run(req, result):
+        if isinstance(event, ErrorEvent):
+            raise ProviderError(event.reason)
+        if isinstance(event, IdentifiersEvent):
+            ids = event
+    internal = req.internal_sources
+    names = {s.id: s.name for s in services.projects.list_sources(project_id)}
+    return CustomChatOut(
+        answer=result.answer,
+        thread_id=ids.thread_id if ids else None,
+        question_answer_id=ids.question_answer_id if ids else None,
+        messages=[{"role": r, "content": c} for r, c in result.messages],
+        relevant_sources=[
+            CustomSource(
+                source_url=h.source_url,
+                title=h.title,
+                contains_internal_data=internal.get(h.source_id, False),
+                content=h.content,
+                source_name=names.get(h.source_id, ""),
+            )
+            for h in result.hits
+        ],
+    )
+
+
+@router.post(
+    "/projects/{project_id}/chat/custom/stream/",
+    tags=["Custom chat"],
+    summary="Custom chat streamed (deprecated)",
+    deprecated=True,
+)
+def custom_chat_stream(
+    project_id: str, body: CustomChatIn, who: PrincipalDep, services: ServicesDep
+) -> StreamingResponse:
+    """Custom chat with the same streamed framing as chat streamed."""
+    own_project(project_id, who)
+    limit_chat(services, who)
+    req = _custom_request(project_id, body, services)
+    return _streaming(services.custom_chat.run(req, CustomChatResult()), req.internal_sources)

@@ -302,3 +302,37 @@ class TicketOutcomeOut(BaseModel):
     integration_id: str | None
     deflected: bool
     created_at: datetime
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant", "query", "context"]
+    content: str | None = Field(default=None, max_length=100_000)
+
+
+class CustomChatIn(BaseModel):
+    integration_id: UUID | None = None
+    messages: list[Message] = Field(min_length=1, max_length=100)
+    retrieval_query: str | None = Field(default=None, min_length=1, max_length=5000)
+    persist_answer: bool = True
+    use_retrieval: bool = True
+    label_internal_sources: bool = False
+    generation_model: GenerationModel = "gpt-4-0613"
+    source_ids_include: list[UUID] | None = None
+    response_format: Literal["json_object"] | None = None
+    redact_conversation: bool = False
+
+
+class CustomSource(BaseModel):
+    source_url: str
+    title: str
+    contains_internal_data: bool
+    content: str
+    source_name: str
+
+
+class CustomChatOut(BaseModel):
+    answer: str
+    thread_id: str | None
+    question_answer_id: str | None
+    messages: list[Message]
+    relevant_sources: list[CustomSource]
