@@ -24,6 +24,7 @@ def main() -> int:
             str(SHARED / "anthropic_docs" / "queries.jsonl"),
         ],
         [str(docsage), "eval", "--dataset", str(SHARED / "scifact"), "--dataset", str(SHARED / "anthropic_docs")],
+        [sys.executable, str(ROOT / "bench" / "api.py")],
     ]
     for cmd in commands:
         print("$", " ".join(cmd[1:]), flush=True)
