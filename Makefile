@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit eval bench clean
+.PHONY: run test lint typecheck unit eval bench clean node-test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,20 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev
+# Node and the pinned official Kapa JS clients that tests/api/kapa_clients drives; `npm ci` reruns only when
+# node_modules is missing or older than the lockfile. Without npm, install Debian's (CI runs as root).
+NODE_CLIENTS := tests/clients/node
+ENSURE_NPM := command -v npm >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm)
+
+$(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	$(ENSURE_NPM)
+	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund
+	touch $@
+
+node-test-deps: $(NODE_CLIENTS)/node_modules/.installed
+	@$(ENSURE_NPM)
+
+unit: $(VENV)/.installed-dev node-test-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

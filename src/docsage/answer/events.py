@@ -16,9 +16,11 @@ class StartEvent:
 
 @dataclass(frozen=True)
 class SourcesEvent:
-    """The passages the answer is based on, in citation order ([1] is hits[0])."""
+    """The passages the answer is based on, in citation order ([1] is hits[0]), and the query that found them
+    (the question itself, or its standalone rewrite when it was a follow-up)."""
 
     hits: list[Hit]
+    query: str = ""
 
 
 @dataclass(frozen=True)

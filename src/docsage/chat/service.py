@@ -115,7 +115,8 @@ class ChatService:
                 raise NotFoundError(f"thread {req.thread_id} not found")
             thread_row.updated_at = utcnow()
             earlier = QuestionAnswerRepository(session).for_thread(thread_row.id)[-HISTORY_TURNS:]
-            return thread_row.id, [Turn(qa.question, qa.answer) for qa in earlier], False
+            # A follow-up of a follow-up must see what the earlier turn was about: its standalone query.
+            return thread_row.id, [Turn(qa.retrieval_query or qa.question, qa.answer) for qa in earlier], False
 
     def stream(self, req: ChatRequest) -> Iterator[AnswerEvent]:
         """StartEvent, sources, text deltas, metadata, then identifiers once the answer is stored.
@@ -142,12 +143,13 @@ class ChatService:
     ) -> Iterator[AnswerEvent]:
         yield StartEvent(thread_id)
         hits: list[Hit] = []
+        retrieval_query = question
         parts: list[str] = []
         meta: MetadataEvent | None = None
         try:
             for event in self.answers.stream(req.project_id, question, history, source_ids=req.source_ids):
                 if isinstance(event, SourcesEvent):
-                    hits = event.hits
+                    hits, retrieval_query = event.hits, event.query or question
                 elif isinstance(event, TextDelta):
                     parts.append(event.text)
                 elif isinstance(event, MetadataEvent):
@@ -166,6 +168,7 @@ class ChatService:
                     integration_id=req.integration_id,
                     end_user_id=end_user_id,
                     question=question,
+                    retrieval_query=retrieval_query,
                     answer=answer,
                     is_uncertain=meta.is_uncertain if meta else True,
                     is_redacted=was_redacted,
