@@ -36,9 +36,14 @@ class Settings(BaseSettings):
     fusion_alpha: float = Field(default=0.5, description="Weight of BM25 in z-score fusion (dense gets 1 - alpha).")
     rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant (fusion = 'rrf').")
     uncertain_threshold: float = Field(
-        default=0.52,
-        description="Answers whose best passage has a cosine similarity below this are marked uncertain "
+        default=0.57,
+        description="An answer is covered when its best passage's cosine similarity reaches this "
         "(calibrated with `docsage eval --calibrate`).",
+    )
+    agreement_threshold: float = Field(
+        default=0.25,
+        description="...or when BM25 and the embedding both rank a passage in their top 3 and its cosine "
+        "reaches this; otherwise the answer is marked uncertain.",
     )
 
     crawl_max_pages: int = Field(default=500, description="Default page limit of the website connector.")

@@ -135,7 +135,7 @@ class CustomChatService:
                 stream = self.provider.complete(final, json_mode=req.json_mode)
             else:  # no language model: answer the query from the passages, as the regular chat would
                 question = query or retrieval_query or next((c for r, c in reversed(messages) if r == "user"), "")
-                covered = is_covered(hits, self.settings.uncertain_threshold)
+                covered = is_covered(hits, self.settings.uncertain_threshold, self.settings.agreement_threshold)
                 stream = self.provider.generate(AnswerRequest(question, hits, [], covered))
                 if req.json_mode:
                     stream = _as_json(stream, hits)

@@ -48,6 +48,10 @@ class FeedbackService:
             if qa is None or qa.project_id != project_id:
                 raise NotFoundError(f"question answer {qa_id} not found")
             integration_id = integration_id or qa.integration_id
+            if integration_id is None:
+                raise InvalidInputError(
+                    "ticket outcomes belong to a SUPPORT_FORM_DEFLECTOR integration: pass its integration_id"
+                )
             if integration_id is not None:
                 integration = IntegrationRepository(session).get(integration_id)
                 if integration is None or integration.project_id != project_id:

@@ -255,6 +255,13 @@ def _calibrate(datasets: list[str], off_topic: str | None, as_json: bool) -> Non
             f"(balanced accuracy {c.unconstrained_balanced_accuracy:.3f})",
             highlight=False,
         )
+        s = services().settings
+        console.print(
+            f"configured rule (cosine ≥ {s.uncertain_threshold} or top-3 agreement with cosine ≥ "
+            f"{s.agreement_threshold}): answerable covered {c.rule_answerable_covered:.1%}, held-out uncertain "
+            f"{c.rule_held_out_uncertain:.1%}, off-topic uncertain {c.rule_off_topic_uncertain:.1%}",
+            highlight=False,
+        )
 
 
 def demo(

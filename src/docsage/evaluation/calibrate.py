@@ -13,14 +13,16 @@ hedged answer that cites the closest pages.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from docsage.answer.service import is_covered
 from docsage.config import Settings
 from docsage.evaluation.beir import load_beir
 from docsage.evaluation.runner import corpus_items
+from docsage.retrieval.types import Hit
 from docsage.services import Services
 
 
@@ -37,6 +39,9 @@ class Calibration:
     answerable: int
     held_out: int
     off_topic: int
+    rule_answerable_covered: float  # the configured rule (cosine threshold or retriever agreement)
+    rule_held_out_uncertain: float
+    rule_off_topic_uncertain: float
     scores: dict[str, list[float]]
 
 
@@ -72,6 +77,13 @@ def calibrate(
     off_topic = load_beir(off_topic_path) if off_topic_path else None
     url_to_id = {d.url: d.id for d in dataset.corpus}
     scores: dict[str, list[float]] = {"answerable": [], "held_out": [], "off_topic": []}
+    # Whether the configured two-part rule (is_covered) judges each question covered.
+    covered: dict[str, list[bool]] = {"answerable": [], "held_out": [], "off_topic": []}
+
+    def judge(group: str, hits: list[Hit]) -> None:
+        scores[group].append(max((h.dense_score for h in hits), default=0.0))
+        covered[group].append(is_covered(hits, settings.uncertain_threshold, settings.agreement_threshold))
+
     with tempfile.TemporaryDirectory() as tmp:
         services = Services(settings.model_copy(update={"home": Path(tmp), "database_url": ""}))
         project = services.projects.create_project("calibrate")
@@ -80,13 +92,14 @@ def calibrate(
         for qid, text in dataset.queries.items():
             relevant = {d for d, r in dataset.qrels[qid].items() if r > 0}
             hits = services.retrieval.search(project.id, text, top_k=depth, candidates=depth)
-            scores["answerable"].append(max((h.dense_score for h in hits[:top_k]), default=0.0))
-            rest = [h for h in hits if url_to_id.get(h.source_url) not in relevant][:top_k]
-            scores["held_out"].append(max((h.dense_score for h in rest), default=0.0))
+            judge("answerable", hits[:top_k])
+            judge(
+                "held_out",
+                held_out(hits, {h.source_url for h in hits if url_to_id.get(h.source_url) in relevant})[:top_k],
+            )
         if off_topic is not None:
             for text in list(off_topic.queries.values())[:200]:
-                hits = services.retrieval.search(project.id, text, top_k=top_k)
-                scores["off_topic"].append(max((h.dense_score for h in hits), default=0.0))
+                judge("off_topic", services.retrieval.search(project.id, text, top_k=top_k))
         services.database.engine.dispose()
     negatives = [scores["held_out"], scores["off_topic"]]
     t, bacc, tpr, tnr = best_threshold(scores["answerable"], negatives, min_answerable_recall)
@@ -94,6 +107,9 @@ def calibrate(
 
     def uncertain_share(xs: list[float]) -> float:
         return float(np.mean([x < t for x in xs])) if xs else 0.0
+
+    def rule_share(group: str, value: bool) -> float:
+        return float(np.mean([c == value for c in covered[group]])) if covered[group] else 0.0
 
     return Calibration(
         round(t, 3),
@@ -107,5 +123,21 @@ def calibrate(
         len(scores["answerable"]),
         len(scores["held_out"]),
         len(scores["off_topic"]),
+        rule_share("answerable", True),
+        rule_share("held_out", False),
+        rule_share("off_topic", False),
         scores,
     )
+
+
+def held_out(hits: list[Hit], removed_urls: set[str]) -> list[Hit]:
+    """The hits as a corpus without the removed pages would rank them (ranks renumbered per retriever)."""
+    rest = [h for h in hits if h.source_url not in removed_urls]
+    lex = {
+        h.chunk_id: i
+        for i, h in enumerate(sorted((h for h in rest if h.lexical_rank), key=lambda h: h.lexical_rank), 1)
+    }
+    den = {
+        h.chunk_id: i for i, h in enumerate(sorted((h for h in rest if h.dense_rank), key=lambda h: h.dense_rank), 1)
+    }
+    return [replace(h, lexical_rank=lex.get(h.chunk_id, 0), dense_rank=den.get(h.chunk_id, 0)) for h in rest]

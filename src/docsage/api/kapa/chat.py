@@ -72,6 +72,7 @@ def _chat_request(project_id: str, body: ChatIn, request: Request, thread_id: st
         integration_id=str(body.integration_id) if body.integration_id else None,
         user=_user(body.user, request),
         metadata=body.metadata.model_dump() if body.metadata else {},
+        redact=body.redact_query,
     )
 
 
@@ -188,7 +189,7 @@ def chat_in_thread(thread_id: str, body: ChatIn, request: Request, who: Principa
 def chat_stream(
     project_id: str, body: ChatIn, request: Request, who: PrincipalDep, services: ServicesDep
 ) -> StreamingResponse:
-    """Streamed chat: JSON chunks each followed by U+241E — stream_start, relevant_sources, partial_answer…,
+    """Streamed chat: JSON chunks each followed by U+241E — stream_start, partial_answer…, relevant_sources,
     metadata, identifiers (stream_end) — or an error chunk."""
     own_project(project_id, who)
     limit_chat(services, who)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -173,15 +173,17 @@ def activity(
     who: PrincipalDep,
     services: ServicesDep,
     aggregation_period: Annotated[Literal["HOUR", "DAY", "WEEK", "MONTH", "YEAR"], Query()],
-    start_date_time: Annotated[datetime, Query(description="ISO 8601, e.g. 2020-01-01T00:00:00Z.")],
-    end_date_time: Annotated[datetime, Query(description="ISO 8601, e.g. 2020-01-01T23:59:59Z.")],
+    start_date_time: Annotated[
+        datetime | None, Query(description="ISO 8601, e.g. 2020-01-01T00:00:00Z (default: 30 days before the end).")
+    ] = None,
+    end_date_time: Annotated[datetime | None, Query(description="ISO 8601 (default: now).")] = None,
     integration_filter: Annotated[str | None, Query(description="Only this integration id.")] = None,
 ) -> Any:
     """Questions, uncertain answers, votes, unique users and support-ticket deflection, over time and in total."""
     own_project(project_id, who)
-    return services.analytics.activity(
-        project_id, start_date_time, end_date_time, aggregation_period, integration_filter
-    )
+    end = end_date_time or datetime.now(UTC)
+    start = start_date_time or end - timedelta(days=30)
+    return services.analytics.activity(project_id, start, end, aggregation_period, integration_filter)
 
 
 @router.get("/projects/{project_id}/threads/", response_model=ThreadPage, tags=["Threads"], summary="List threads")

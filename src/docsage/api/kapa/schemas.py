@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +52,11 @@ class ChatIn(BaseModel):
     query: str = Field(min_length=1, max_length=5000, description="The query to ask the bot.")
     user: EndUserInfo | None = None
     metadata: QueryInputMetadata | None = None
+    redact_query: bool = Field(
+        default=False,
+        description="docsage extension: replace emails, phone and card numbers in the query before it is "
+        "stored or searched (the answer then reports is_redacted in threads and exports).",
+    )
 
 
 class RelevantSource(BaseModel):
@@ -110,7 +115,7 @@ class DocumentsOut(BaseModel):
 class SearchIn(BaseModel):
     query: str = Field(min_length=1, max_length=5000)
     num_results: int = Field(default=10, ge=1, le=100)
-    include_source_names: list[str] | None = None
+    include_source_names: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
 class SearchResult(BaseModel):
