@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1_048_576, description="Largest accepted JSON request body, bytes.")
 
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="Extra or overriding model prices, USD per million tokens, as JSON: "
+        '{"my-model": [input, output]}. Built-in list prices cover common OpenAI models; local models cost 0.',
+    )
+    upload_max_bytes: int = Field(default=10_485_760, description="Largest document upload, bytes.")
+
     host: str = Field(default="127.0.0.1", description="Host `docsage serve` binds to.")
     port: int = Field(default=8000, description="Port `docsage serve` binds to.")
 

@@ -17,6 +17,7 @@ from docsage.embed.registry import get_embedder
 from docsage.index.base import IndexBackend
 from docsage.index.registry import get_index_backend
 from docsage.ingest.service import IngestService
+from docsage.ingest.uploads import UploadService
 from docsage.projects.service import ProjectService
 from docsage.ratelimit import MemoryRateLimiter, RateLimiter
 from docsage.retrieval.service import RetrievalService
@@ -62,7 +63,7 @@ class Services:
 
     @cached_property
     def chat(self) -> ChatService:
-        return ChatService(self.database, self.answers)
+        return ChatService(self.database, self.answers, self.settings.prices)
 
     @cached_property
     def custom_chat(self) -> CustomChatService:
@@ -75,6 +76,10 @@ class Services:
     @cached_property
     def analytics(self) -> AnalyticsService:
         return AnalyticsService(self.database)
+
+    @cached_property
+    def uploads(self) -> UploadService:
+        return UploadService(self.database, self.index, self.ingest)
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:

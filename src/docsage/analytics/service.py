@@ -13,6 +13,7 @@ from docsage.db.conversations import (
     QuestionAnswerRepository,
     ThreadRepository,
     TicketOutcomeRepository,
+    UsageRepository,
 )
 from docsage.db.engine import Database
 from docsage.db.integrations import IntegrationRepository
@@ -200,3 +201,16 @@ class AnalyticsService:
                 first = qa_repo.for_thread(thread_id)[:1] if thread_id else []
                 out.append((user, n, thread_id, first[0].question if first else None))
         return total, out
+
+    def usage(
+        self, project_id: str, api_key_id: str | None, start: datetime | None, end: datetime | None
+    ) -> list[tuple[str, int, int, int, float]]:
+        with self.database.session() as session:
+            return UsageRepository(session).by_model(project_id, api_key_id, start, end)
+
+    def sessions(
+        self, project_id: str, api_key_id: str | None, page: int, limit: int
+    ) -> list[tuple[Thread, datetime, int, str]]:
+        """`limit` sessions of page `page` (pages counted in `limit - 1` so callers can detect a next page)."""
+        with self.database.session() as session:
+            return UsageRepository(session).sessions(project_id, api_key_id, (page - 1) * (limit - 1), limit)

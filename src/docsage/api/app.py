@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from docsage import __version__
-from docsage.api.errors import BodyLimitMiddleware, PrefixCORSMiddleware, install_error_handlers
+from docsage.api.chatbot import routes as chatbot_routes
+from docsage.api.errors import (
+    BodyLimitMiddleware,
+    ChatbotCORSMiddleware,
+    PrefixCORSMiddleware,
+    install_error_handlers,
+)
 from docsage.api.kapa import chat as kapa_chat
 from docsage.api.kapa import data as kapa_data
 from docsage.api.kapa import proxy as kapa_proxy
@@ -21,10 +27,17 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    settings = services.settings
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        limits={"/api/v1/documents": settings.upload_max_bytes + 65_536},  # multipart framing on top of the file
+    )
+    app.add_middleware(ChatbotCORSMiddleware, allowed=services.projects.origin_allowed)
     app.include_router(kapa_chat.router)
     app.include_router(kapa_data.router)
     app.include_router(kapa_proxy.router)
+    app.include_router(chatbot_routes.router)
     # The widget endpoints are called from browsers on the customer's site (the React SDK sends
     # X-WEBSITE-ID and a captcha header, which triggers a preflight).
     app.add_middleware(

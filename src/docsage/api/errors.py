@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,22 +19,39 @@ from docsage.ratelimit import RateLimitedError
 log = logging.getLogger(__name__)
 
 
+CHATBOT_PREFIX = "/api/v1"
+
+
+def error_response(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Each surface's own error shape: Kapa's `{"detail": …}`, the chatbot API's `{"success": false, "error": …}`."""
+    if request.url.path.startswith(CHATBOT_PREFIX):
+        message = (
+            detail
+            if isinstance(detail, str)
+            else "; ".join(f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg', '')}" for d in detail)
+        )
+        body: dict[str, Any] = {"success": False, "error": message}
+    else:
+        body = {"detail": detail}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DocsageError)
-    async def docsage_error(_request: Request, exc: DocsageError) -> JSONResponse:
+    async def docsage_error(request: Request, exc: DocsageError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
-        return JSONResponse({"detail": exc.message}, status_code=exc.http_status, headers=headers)
+        return error_response(request, exc.http_status, exc.message, headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(request, exc.status_code, exc.detail, dict(exc.headers or {}) or None)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]
-        return JSONResponse({"detail": errors}, status_code=422)
+        return error_response(request, 422, errors)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -44,18 +62,19 @@ def install_error_handlers(app: FastAPI) -> None:
 class BodyLimitMiddleware:
     """Refuses request bodies over a byte limit with 413 and a JSON detail, before anything parses them."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, /, max_bytes: int, limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.exempt = exempt_prefixes
+        self.limits = limits or {}  # path → its own limit (uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limits.get(scope["path"].rstrip("/"), self.max_bytes)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, limit)
             return
         # Read the whole body first (bounded), then replay it: an error raised from inside the app's own body
         # parsing would be turned into a 400 by FastAPI before it could reach us.
@@ -67,8 +86,8 @@ class BodyLimitMiddleware:
             if message["type"] != "http.request":
                 break
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                await self._reject(send)
+            if seen > limit:
+                await self._reject(send, limit)
                 return
             if not message.get("more_body", False):
                 break
@@ -79,8 +98,8 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replayed, send)
 
-    async def _reject(self, send: Send) -> None:
-        body = b'{"detail":"request body too large (limit %d bytes)"}' % self.max_bytes
+    async def _reject(self, send: Send, limit: int) -> None:
+        body = b'{"detail":"request body too large (limit %d bytes)"}' % limit
         await send(
             {
                 "type": "http.response.start",
@@ -104,3 +123,49 @@ class PrefixCORSMiddleware:
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+class ChatbotCORSMiddleware:
+    """CORS for the chatbot API, per key: a preflight passes only for an origin some bearer key allows (the
+    browser sends no key with it); the real request is then checked against its own key's origins."""
+
+    def __init__(self, app: ASGIApp, /, allowed: Callable[[str], bool], prefix: str = CHATBOT_PREFIX) -> None:
+        self.app = app
+        self.allowed = allowed
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if not origin:
+            await self.app(scope, receive, send)
+            return
+        cors = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+            if not self.allowed(origin.rstrip("/").lower()):
+                body = b'{"success":false,"error":"origin not allowed"}'
+                await send(
+                    {"type": "http.response.start", "status": 403, "headers": [(b"content-type", b"application/json")]}
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send({"type": "http.response.start", "status": 204, "headers": [
+                *cors,
+                (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
+                (b"access-control-allow-headers", b"Authorization, Content-Type"),
+                (b"access-control-max-age", b"600"),
+            ]})  # fmt: skip
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def with_cors(message: Message) -> None:
+            # Readable by the page: success only ever reaches an allowed origin (the route checks the key's
+            # origins), and a refusal should show its reason rather than an opaque network error.
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *cors]}
+            await send(message)
+
+        await self.app(scope, receive, with_cors)

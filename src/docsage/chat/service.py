@@ -23,6 +23,7 @@ from docsage.db.engine import Database
 from docsage.db.integrations import IntegrationRepository
 from docsage.db.models import EndUser, QuestionAnswer, Thread, utcnow
 from docsage.errors import DocsageError, NotFoundError
+from docsage.pricing import cost
 from docsage.redaction import redact
 from docsage.retrieval.types import Hit
 
@@ -55,6 +56,7 @@ class ChatRequest:
     metadata: dict[str, Any] = field(default_factory=dict)
     redact: bool = False
     source_ids: list[str] | None = None
+    api_key_id: str | None = None  # the chatbot app the question came through
 
 
 def sources_of(hits: list[Hit]) -> list[dict[str, Any]]:
@@ -73,9 +75,12 @@ def sources_of(hits: list[Hit]) -> list[dict[str, Any]]:
 
 
 class ChatService:
-    def __init__(self, database: Database, answers: AnswerService) -> None:
+    def __init__(
+        self, database: Database, answers: AnswerService, prices: dict[str, tuple[float, float]] | None = None
+    ) -> None:
         self.database = database
         self.answers = answers
+        self.prices = prices or {}
 
     def _end_user(self, project_id: str, info: EndUserInfo | None) -> str | None:
         if info is None or not info.identifiers():
@@ -107,7 +112,12 @@ class ChatService:
             threads = ThreadRepository(session)
             if req.thread_id is None:
                 thread = threads.add(
-                    Thread(project_id=req.project_id, integration_id=req.integration_id, end_user_id=end_user_id)
+                    Thread(
+                        project_id=req.project_id,
+                        integration_id=req.integration_id,
+                        end_user_id=end_user_id,
+                        api_key_id=req.api_key_id,
+                    )
                 )
                 return thread.id, [], True
             thread_row = threads.get(req.thread_id)
@@ -167,6 +177,7 @@ class ChatService:
                     project_id=req.project_id,
                     integration_id=req.integration_id,
                     end_user_id=end_user_id,
+                    api_key_id=req.api_key_id,
                     question=question,
                     retrieval_query=retrieval_query,
                     answer=answer,
@@ -176,6 +187,7 @@ class ChatService:
                     model=meta.model if meta else "",
                     prompt_tokens=meta.prompt_tokens if meta else 0,
                     completion_tokens=meta.completion_tokens if meta else 0,
+                    cost=cost(meta.model, meta.prompt_tokens, meta.completion_tokens, self.prices) if meta else 0.0,
                     latency_ms=(time.perf_counter() - started) * 1000,
                     extra=req.metadata,
                 )

@@ -186,3 +186,59 @@ class TicketOutcomeRepository:
         if integration_id:
             stmt = stmt.where(TicketOutcome.integration_id == integration_id)
         return list(self.session.scalars(stmt))
+
+
+class UsageRepository:
+    """Aggregates over question-answers for the chatbot API's usage and sessions endpoints."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_model(
+        self, project_id: str, api_key_id: str | None, start: datetime | None, end: datetime | None
+    ) -> list[tuple[str, int, int, int, float]]:
+        """(model, requests, input tokens, output tokens, cost) per model."""
+        stmt = select(
+            QuestionAnswer.model,
+            func.count(QuestionAnswer.id),
+            func.coalesce(func.sum(QuestionAnswer.prompt_tokens), 0),
+            func.coalesce(func.sum(QuestionAnswer.completion_tokens), 0),
+            func.coalesce(func.sum(QuestionAnswer.cost), 0.0),
+        ).where(QuestionAnswer.project_id == project_id)
+        if api_key_id:
+            stmt = stmt.where(QuestionAnswer.api_key_id == api_key_id)
+        if start:
+            stmt = stmt.where(QuestionAnswer.created_at >= start)
+        if end:
+            stmt = stmt.where(QuestionAnswer.created_at < end)
+        stmt = stmt.group_by(QuestionAnswer.model).order_by(QuestionAnswer.model)
+        return [(m or "", int(n), int(i), int(o), float(c)) for m, n, i, o, c in self.session.execute(stmt)]
+
+    def sessions(
+        self, project_id: str, api_key_id: str | None, offset: int, limit: int
+    ) -> list[tuple[Thread, datetime, int, str]]:
+        """(thread, last activity, total tokens, last answer) newest first; threads without answers are skipped."""
+        last_at = func.max(QuestionAnswer.created_at)
+        tokens = func.sum(QuestionAnswer.prompt_tokens + QuestionAnswer.completion_tokens)
+        stmt = (
+            select(Thread, last_at, tokens)
+            .join(QuestionAnswer, QuestionAnswer.thread_id == Thread.id)
+            .where(Thread.project_id == project_id)
+            .group_by(Thread.id)
+            .order_by(last_at.desc(), Thread.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        if api_key_id:
+            stmt = stmt.where(Thread.api_key_id == api_key_id)
+        rows = list(self.session.execute(stmt))
+        out = []
+        for thread, last, total in rows:
+            latest = self.session.scalars(
+                select(QuestionAnswer.answer)
+                .where(QuestionAnswer.thread_id == thread.id)
+                .order_by(QuestionAnswer.created_at.desc())
+                .limit(1)
+            ).first()
+            out.append((thread, last, int(total or 0), latest or ""))
+        return out

@@ -35,6 +35,10 @@ class DocumentRepository:
         stmt = select(Document).where(Document.project_id == project_id, Document.url.in_(urls))
         return list(self.session.scalars(stmt))
 
+    def list_for_source(self, source_id: str) -> list[Document]:
+        stmt = select(Document).where(Document.source_id == source_id).order_by(Document.created_at)
+        return list(self.session.scalars(stmt))
+
     def ids_for_source(self, source_id: str) -> list[str]:
         return list(self.session.scalars(select(Document.id).where(Document.source_id == source_id)))
 

@@ -184,6 +184,9 @@ class Thread(Base):
     end_user_id: Mapped[str | None] = mapped_column(
         ForeignKey("end_users.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    api_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -199,6 +202,9 @@ class QuestionAnswer(Base):
     end_user_id: Mapped[str | None] = mapped_column(
         ForeignKey("end_users.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    api_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True, index=True
+    )  # the app (chatbot API key) the question came through, for per-app usage
     question: Mapped[str] = mapped_column(Text)
     retrieval_query: Mapped[str] = mapped_column(Text, default="")
     answer: Mapped[str] = mapped_column(Text, default="")

@@ -117,6 +117,15 @@ class ProjectService:
                 repo.revoke(key, utcnow())
             return key
 
+    def origin_allowed(self, origin: str) -> bool:
+        """Whether any active bearer key allows this browser origin (for CORS preflights, which carry no key)."""
+        with self.database.session() as session:
+            return any(
+                origin in key.allowed_origins
+                for key in ApiKeyRepository(session).list()
+                if key.scheme == "bearer" and key.revoked_at is None
+            )
+
     def authenticate(self, secret: str) -> ApiKey | None:
         with self.database.session() as session:
             key = ApiKeyRepository(session).by_hash(hash_key(secret))

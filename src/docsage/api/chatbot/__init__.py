@@ -1,0 +1,1 @@
+"""Chatbot API (/api/v1): Bearer keys locked to origins, SSE chat, usage, sessions, documents."""
