@@ -16,6 +16,7 @@ from docsage.api.kapa import chat as kapa_chat
 from docsage.api.kapa import data as kapa_data
 from docsage.api.kapa import proxy as kapa_proxy
 from docsage.services import Services
+from docsage.web import routes as web_routes
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -38,6 +39,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(kapa_data.router)
     app.include_router(kapa_proxy.router)
     app.include_router(chatbot_routes.router)
+    app.include_router(web_routes.router)
     # The widget endpoints are called from browsers on the customer's site (the React SDK sends
     # X-WEBSITE-ID and a captcha header, which triggers a preflight).
     app.add_middleware(

@@ -1,0 +1,1 @@
+"""Browser assets served by docsage: the embeddable chat widget."""
