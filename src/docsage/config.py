@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     )
     upload_max_bytes: int = Field(default=10_485_760, description="Largest document upload, bytes.")
 
+    admin_password: str = Field(
+        default="", description="If set, creates a dashboard user `admin` with this password on first start."
+    )
+
     host: str = Field(default="127.0.0.1", description="Host `docsage serve` binds to.")
     port: int = Field(default=8000, description="Port `docsage serve` binds to.")
 

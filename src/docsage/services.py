@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from docsage.admin.auth import AdminAuth
 from docsage.analytics.service import AnalyticsService
 from docsage.answer.base import AnswerProvider
 from docsage.answer.service import AnswerService
@@ -76,6 +77,10 @@ class Services:
     @cached_property
     def analytics(self) -> AnalyticsService:
         return AnalyticsService(self.database)
+
+    @cached_property
+    def admin(self) -> AdminAuth:
+        return AdminAuth(self.database, self.settings.admin_password)
 
     @cached_property
     def uploads(self) -> UploadService:

@@ -214,3 +214,11 @@ class AnalyticsService:
         """`limit` sessions of page `page` (pages counted in `limit - 1` so callers can detect a next page)."""
         with self.database.session() as session:
             return UsageRepository(session).sessions(project_id, api_key_id, (page - 1) * (limit - 1), limit)
+
+    def search_conversations(
+        self, project_id: str, text: str, limit: int = 100
+    ) -> list[tuple[QuestionAnswer, list[Feedback]]]:
+        with self.database.session() as session:
+            rows = QuestionAnswerRepository(session).search(project_id, text, limit)
+            feedback = FeedbackRepository(session).for_question_answers([qa.id for qa in rows])
+        return [(qa, feedback.get(qa.id, [])) for qa in rows]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 
 from docsage import __version__
+from docsage.admin import routes as admin_routes
 from docsage.api.chatbot import routes as chatbot_routes
 from docsage.api.errors import (
     BodyLimitMiddleware,
@@ -40,6 +42,13 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(kapa_proxy.router)
     app.include_router(chatbot_routes.router)
     app.include_router(web_routes.router)
+    app.include_router(admin_routes.router)
+    services.admin.ensure_env_admin()
+
+    @app.exception_handler(admin_routes.LoginRequired)
+    async def login_required(_request: Request, _exc: Exception) -> RedirectResponse:
+        return RedirectResponse("/admin/login", status_code=303)
+
     # The widget endpoints are called from browsers on the customer's site (the React SDK sends
     # X-WEBSITE-ID and a captcha header, which triggers a preflight).
     app.add_middleware(

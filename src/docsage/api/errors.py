@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,8 +23,17 @@ log = logging.getLogger(__name__)
 CHATBOT_PREFIX = "/api/v1"
 
 
-def error_response(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    request: Request, status: int, detail: Any, headers: dict[str, str] | None = None
+) -> JSONResponse | HTMLResponse:
     """Each surface's own error shape: Kapa's `{"detail": …}`, the chatbot API's `{"success": false, "error": …}`."""
+    if request.url.path.startswith("/admin") and request.method == "POST":
+        text = detail if isinstance(detail, str) else "invalid input"
+        return HTMLResponse(
+            f"<!doctype html><title>Error</title><p role='alert'>{html.escape(text)}</p>"
+            "<p><a href='javascript:history.back()'>Back</a></p>",
+            status_code=status,
+        )
     if request.url.path.startswith(CHATBOT_PREFIX):
         message = (
             detail
@@ -38,16 +48,16 @@ def error_response(request: Request, status: int, detail: Any, headers: dict[str
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DocsageError)
-    async def docsage_error(request: Request, exc: DocsageError) -> JSONResponse:
+    async def docsage_error(request: Request, exc: DocsageError) -> JSONResponse | HTMLResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
         return error_response(request, exc.http_status, exc.message, headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse | HTMLResponse:
         return error_response(request, exc.status_code, exc.detail, dict(exc.headers or {}) or None)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse | HTMLResponse:
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]

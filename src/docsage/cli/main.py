@@ -10,7 +10,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.exceptions import Abort, Exit, TyperException
 
 from docsage.cli import ops
-from docsage.cli.resources import integration_app, key_app, project_app, source_app
+from docsage.cli.resources import admin_app, integration_app, key_app, project_app, source_app
 from docsage.errors import DocsageError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(key_app, name="key")
 app.add_typer(integration_app, name="integration")
 app.add_typer(source_app, name="source")
+app.add_typer(admin_app, name="admin")
 app.command("ingest")(ops.ingest)
 app.command("search")(ops.search)
 app.command("ask")(ops.ask)

@@ -14,6 +14,7 @@ project_app = typer.Typer(help="Create and list projects.", no_args_is_help=True
 key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 integration_app = typer.Typer(help="Create and list integrations.", no_args_is_help=True)
 source_app = typer.Typer(help="Add, list and remove documentation sources.", no_args_is_help=True)
+admin_app = typer.Typer(help="Manage admin dashboard accounts.", no_args_is_help=True)
 
 CLI_SOURCE_TYPES = ("folder", "web", "git", "openapi")  # "upload" sources are created by the API
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -250,3 +251,22 @@ def source_remove(source_id: Annotated[str, typer.Argument(help="Source id.")], 
         print_json({"id": source_id, "documents_deleted": purged})
     else:
         console.print(f"removed source {source_id} ({purged} documents purged)")
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    username: Annotated[str, typer.Option("--username", help="Login name.")] = "admin",
+    password: Annotated[
+        str,
+        typer.Option(
+            "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters."
+        ),
+    ] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a dashboard account (the password is stored as a scrypt hash)."""
+    user = services().admin.create_user(username, password)
+    if as_json:
+        print_json({"id": user.id, "username": user.username, "created_at": user.created_at})
+    else:
+        console.print(f"created admin user {user.username}; log in at /admin")

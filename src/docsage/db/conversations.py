@@ -121,6 +121,14 @@ class QuestionAnswerRepository:
                 out[qa.thread_id].append(qa)
         return out
 
+    def search(self, project_id: str, text: str, limit: int) -> list[QuestionAnswer]:
+        """Newest first; with text, only question-answers whose question or answer contains it."""
+        stmt = select(QuestionAnswer).where(QuestionAnswer.project_id == project_id)
+        if text:
+            like = f"%{text}%"
+            stmt = stmt.where(or_(QuestionAnswer.question.ilike(like), QuestionAnswer.answer.ilike(like)))
+        return list(self.session.scalars(stmt.order_by(QuestionAnswer.created_at.desc()).limit(limit)))
+
     def page(self, project_id: str, ordering: str, offset: int, limit: int) -> tuple[int, list[QuestionAnswer]]:
         base = select(QuestionAnswer).where(QuestionAnswer.project_id == project_id)
         total = int(self.session.scalar(select(func.count()).select_from(base.subquery())) or 0)

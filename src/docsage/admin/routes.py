@@ -1,0 +1,228 @@
+"""The admin dashboard at /admin: server-rendered pages behind a login, every form CSRF-protected."""
+
+from __future__ import annotations
+
+import json
+import threading
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from docsage.admin.auth import Login
+from docsage.analytics.dashboard import dashboard_data
+from docsage.api.kapa.deps import ServicesDep
+from docsage.errors import DocsageError, ForbiddenError
+from docsage.projects.service import INTEGRATION_TYPES
+from docsage.services import Services
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+templates = Jinja2Templates(directory=str(resources.files("docsage.admin") / "templates"))
+COOKIE = "docsage_admin"
+_ingest_lock = threading.Lock()
+
+
+class LoginRequired(Exception):
+    """Raised by the login dependency; the app turns it into a redirect to the login page."""
+
+
+def current_login(request: Request, services: ServicesDep) -> Login:
+    login = services.admin.current(request.cookies.get(COOKIE))
+    if login is None:
+        raise LoginRequired
+    return login
+
+
+LoginDep = Annotated[Login, Depends(current_login)]
+
+
+def check_csrf(login: Login, token: str) -> None:
+    if not token or token != login.csrf_token:
+        raise ForbiddenError("invalid or missing CSRF token; reload the page and try again")
+
+
+def page(request: Request, name: str, login: Login | None, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"login": login, **context})
+
+
+def back(url: str, **query: str) -> RedirectResponse:
+    suffix = "&".join(f"{k}={v}" for k, v in query.items())
+    return RedirectResponse(f"{url}?{suffix}" if suffix else url, status_code=303)
+
+
+@router.get("/static/chart.js")
+def chart_js() -> Response:
+    """Chart.js 4.6.1 (MIT), vendored so the dashboard works without internet access."""
+    data = (resources.files("docsage.web") / "static" / "vendor" / "chart-4.6.1.umd.min.js").read_bytes()
+    return Response(data, media_type="application/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, error: str = "") -> HTMLResponse:
+    return page(request, "login.html", None, error=error)
+
+
+@router.post("/login")
+def login_submit(
+    services: ServicesDep, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = ""
+) -> Response:
+    try:
+        token, _ = services.admin.login(username, password)
+    except DocsageError:
+        return back("/admin/login", error="Wrong username or password.")
+    response = back("/admin")
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600, path="/admin")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, services: ServicesDep, login: LoginDep, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(login, csrf)
+    services.admin.logout(request.cookies.get(COOKIE))
+    response = back("/admin/login")
+    response.delete_cookie(COOKIE, path="/admin")
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def projects(request: Request, services: ServicesDep, login: LoginDep) -> HTMLResponse:
+    return page(request, "projects.html", login, projects=services.projects.list_projects())
+
+
+@router.post("/projects")
+def create_project(
+    services: ServicesDep, login: LoginDep, name: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
+) -> Response:
+    check_csrf(login, csrf)
+    project = services.projects.create_project(name)
+    return back(f"/admin/projects/{project.id}")
+
+
+def _project_page(
+    request: Request, services: Services, login: Login, project_id: str, tab: str, **context: Any
+) -> HTMLResponse:
+    project = services.projects.get_project(project_id)
+    return page(request, f"{tab}.html", login, project=project, tab=tab, **context)
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def sources(request: Request, project_id: str, services: ServicesDep, login: LoginDep, msg: str = "") -> HTMLResponse:
+    return _project_page(
+        request, services, login, project_id, "sources",
+        sources=services.projects.list_sources(project_id), status=services.projects.source_status(project_id), msg=msg,
+    )  # fmt: skip
+
+
+@router.post("/projects/{project_id}/sources/{source_id}/ingest")
+def reingest(
+    project_id: str, source_id: str, services: ServicesDep, login: LoginDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    check_csrf(login, csrf)
+    source = services.projects.get_source(source_id)
+    if source.project_id != project_id:
+        raise ForbiddenError("that source belongs to another project")
+
+    def run() -> None:
+        with _ingest_lock:  # one ingestion at a time per server: they share the embedder's cores
+            services.ingest.run(source_id)
+
+    threading.Thread(target=run, name=f"ingest-{source_id}", daemon=True).start()
+    return back(f"/admin/projects/{project_id}", msg=f"Re-ingest of {source.name} started.")
+
+
+@router.get("/projects/{project_id}/keys", response_class=HTMLResponse)
+def keys(request: Request, project_id: str, services: ServicesDep, login: LoginDep) -> HTMLResponse:
+    return _project_page(
+        request, services, login, project_id, "keys", keys=services.projects.list_keys(project_id), secret=None
+    )
+
+
+@router.post("/projects/{project_id}/keys", response_class=HTMLResponse)
+def create_key(
+    request: Request,
+    project_id: str,
+    services: ServicesDep,
+    login: LoginDep,
+    scheme: Annotated[str, Form()] = "x-api-key",
+    origins: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    check_csrf(login, csrf)
+    allowed = [o.strip() for o in origins.replace(",", "\n").splitlines() if o.strip()]
+    created = services.projects.create_key(project_id, scheme, allowed, name)
+    return _project_page(
+        request,
+        services,
+        login,
+        project_id,
+        "keys",
+        keys=services.projects.list_keys(project_id),
+        secret=created.secret,
+    )
+
+
+@router.post("/projects/{project_id}/keys/{key_id}/revoke")
+def revoke_key(
+    project_id: str, key_id: str, services: ServicesDep, login: LoginDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    check_csrf(login, csrf)
+    if not any(k.id == key_id for k in services.projects.list_keys(project_id)):
+        raise ForbiddenError("that key belongs to another project")
+    services.projects.revoke_key(key_id)
+    return back(f"/admin/projects/{project_id}/keys")
+
+
+@router.get("/projects/{project_id}/integrations", response_class=HTMLResponse)
+def integrations(request: Request, project_id: str, services: ServicesDep, login: LoginDep) -> HTMLResponse:
+    return _project_page(
+        request,
+        services,
+        login,
+        project_id,
+        "integrations",
+        integrations=services.projects.list_integrations(project_id),
+        types=INTEGRATION_TYPES,
+    )
+
+
+@router.post("/projects/{project_id}/integrations")
+def create_integration(
+    project_id: str,
+    services: ServicesDep,
+    login: LoginDep,
+    integration_type: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(login, csrf)
+    services.projects.create_integration(project_id, integration_type, name)
+    return back(f"/admin/projects/{project_id}/integrations")
+
+
+@router.get("/projects/{project_id}/conversations", response_class=HTMLResponse)
+def conversations(
+    request: Request, project_id: str, services: ServicesDep, login: LoginDep, q: str = ""
+) -> HTMLResponse:
+    rows = services.analytics.search_conversations(project_id, q.strip())
+    return _project_page(request, services, login, project_id, "conversations", rows=rows, q=q)
+
+
+@router.get("/projects/{project_id}/analytics", response_class=HTMLResponse)
+def analytics(
+    request: Request, project_id: str, services: ServicesDep, login: LoginDep, days: int = 30
+) -> HTMLResponse:
+    days = min(max(days, 1), 366)
+    data = dashboard_data(services.database, project_id, days, services.embedder.embed_documents)
+    return _project_page(
+        request,
+        services,
+        login,
+        project_id,
+        "analytics",
+        data=data,
+        days=days,
+        data_json=json.dumps(data).replace("</", "<\\/"),
+    )

@@ -1,0 +1,130 @@
+"""Shared setup of the chatbot /api/v1 tests: one docsage home built through the real CLI, one server on it.
+
+Everything a user does before calling the API happens here once per session, with the installed `docsage`
+executable: projects, folder sources, ingestion and bearer keys with allowed origins. Tests that need a
+differently configured server (OpenAI provider, small upload limit, strict rate limit) start their own on
+the same home with `serve(home, extra_env)`.
+
+Usage and sessions are reported per key, so the tests that count them get keys nobody else uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import Cli, LiveServer, serve, write_docs
+
+ORIGIN = "https://app.example.com"  # allowed by the main bearer key
+PARTNER_ORIGIN = "https://partner.example.com"  # allowed only by project Q's key
+RETIRING_ORIGIN = "https://retired.example.com"  # allowed only by the key the auth test revokes
+
+# The main server must not throttle: many tests chat against it within a minute.
+UNLIMITED = {"DOCSAGE_RATE_LIMIT_CHAT_PER_MIN": "0", "DOCSAGE_RATE_LIMIT_RETRIEVAL_PER_MIN": "0"}
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    secret: str
+
+
+@dataclass
+class ChatbotSetup:
+    """Project P and D: the Skyloom manual (D is where uploads go). Project Q: no documents."""
+
+    cli: Cli
+    docs: Path
+    server: LiveServer
+    p: str
+    d: str
+    q: str
+    app: Key  # bearer key of P allowing ORIGIN: the key most tests use
+    usage_key: Key  # bearer key of P, only used by the usage test
+    sessions_key: Key  # bearer key of P, only used by the sessions test
+    openai_key: Key  # bearer key of P, only used by the cost test
+    retiring: Key  # bearer key of P allowing RETIRING_ORIGIN, revoked by a test
+    kapa: Key  # x-api-key key of P (Kapa API: thread view)
+    uploads: Key  # bearer key of D
+    uploads_kapa: Key  # x-api-key key of D (Kapa API: retrieval)
+    other: Key  # bearer key of Q allowing PARTNER_ORIGIN
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    @property
+    def db_path(self) -> Path:
+        return self.cli.db_path
+
+    def url(self, name: str) -> str:
+        """The citation URL of one page of the Skyloom manual (the folder connector cites file:// URLs)."""
+        return (self.docs / name).resolve().as_uri()
+
+    def client(self, key: Key | None = None, server: LiveServer | None = None, **headers: str) -> httpx.Client:
+        """A client of /api/v1 sending `Authorization: Bearer <key>` (no auth header without a key)."""
+        if key is not None:
+            headers["Authorization"] = f"Bearer {key.secret}"
+        base = (server or self.server).base_url
+        return httpx.Client(base_url=base, headers=headers, timeout=60, follow_redirects=False)
+
+    def kapa_client(self, key: Key | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"X-API-KEY": (key or self.kapa).secret}, timeout=60)
+
+    def thread(self, session_id: str, key: Key | None = None) -> dict[str, Any]:
+        """The Kapa view of a chatbot session (GET /query/v1/threads/{id}/ with an X-API-KEY of the project)."""
+        with self.kapa_client(key) as c:
+            resp = c.get(f"/query/v1/threads/{session_id}/")
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+
+def _key(cli: Cli, project: str, *args: str) -> Key:
+    created = cli.json("key", "create", "--project", project, *args)
+    assert created["key"], created
+    return Key(created["id"], created["key"])
+
+
+def _bearer(cli: Cli, project: str, *origins: str) -> Key:
+    return _key(cli, project, "--scheme", "bearer", *[a for o in origins for a in ("--allowed-origin", o)])
+
+
+@pytest.fixture(scope="session")
+def chatbot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatbotSetup]:
+    root = tmp_path_factory.mktemp("chatbot")
+    home = root / "home"
+    home.mkdir()
+    docs = write_docs(root)
+    cli = Cli(home)
+    p = cli.json("project", "create", "--name", "Skyloom")["id"]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each CLI call is a process; two cores run them side by side
+        d_future = pool.submit(cli.json, "project", "create", "--name", "Skyloom uploads")
+        q_future = pool.submit(cli.json, "project", "create", "--name", "Elsewhere")
+        d, q = d_future.result()["id"], q_future.result()["id"]
+        ingests = []
+        for project in (p, d):
+            cli.json("source", "add", "--project", project, "--type", "folder", "--path", docs, "--name", "manual")
+            ingests.append(pool.submit(cli, "ingest", "--project", project))
+        keys = {
+            "app": pool.submit(_bearer, cli, p, ORIGIN),
+            "usage_key": pool.submit(_bearer, cli, p),
+            "sessions_key": pool.submit(_bearer, cli, p),
+            "openai_key": pool.submit(_bearer, cli, p),
+            "retiring": pool.submit(_bearer, cli, p, RETIRING_ORIGIN),
+            "kapa": pool.submit(_key, cli, p),
+            "uploads": pool.submit(_bearer, cli, d),
+            "uploads_kapa": pool.submit(_key, cli, d),
+            "other": pool.submit(_bearer, cli, q, PARTNER_ORIGIN),
+        }
+        for ingest in ingests:
+            result = ingest.result()
+            assert result.returncode == 0, f"ingest failed: {result.stdout}\n{result.stderr}"
+        made = {name: future.result() for name, future in keys.items()}
+    with serve(home, UNLIMITED) as server:
+        yield ChatbotSetup(cli=cli, docs=docs, server=server, p=p, d=d, q=q, **made)
