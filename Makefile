@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit eval bench clean node-test-deps
+.PHONY: run test lint typecheck unit eval bench clean node-test-deps browser-test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,14 @@ $(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLI
 node-test-deps: $(NODE_CLIENTS)/node_modules/.installed
 	@$(ENSURE_NPM)
 
-unit: $(VENV)/.installed-dev node-test-deps
+# Debian's Chromium for the widget's browser tests (tests/web, driven by the Playwright package; Playwright's own
+# browser download is not used). Without it, install Debian's (CI runs as root).
+ENSURE_CHROMIUM := command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+browser-test-deps:
+	@$(ENSURE_CHROMIUM)
+
+unit: $(VENV)/.installed-dev node-test-deps browser-test-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -51,7 +58,7 @@ eval: $(VENV)/.installed
 	$(BIN)/docsage eval --dataset ../shared/eval/scifact --dataset ../shared/eval/anthropic_docs
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,7 @@
 """Kapa API benchmarks: /retrieval/ overhead over the in-process call, its throughput on one worker, and the
 time to the first streamed partial_answer. Each figure is printed beside a baseline measured in this run.
 
-Usage: python bench/api.py [--chunks 10000] [--pages DIR] [--queries FILE]
+Usage: python -m bench.api [--chunks 10000] [--pages DIR] [--queries FILE]
 Needs `wrk` for the throughput figure (apt-get install wrk); without it that line is skipped.
 """
 

@@ -24,11 +24,12 @@ def main() -> int:
             str(SHARED / "anthropic_docs" / "queries.jsonl"),
         ],
         [str(docsage), "eval", "--dataset", str(SHARED / "scifact"), "--dataset", str(SHARED / "anthropic_docs")],
-        [sys.executable, str(ROOT / "bench" / "api.py")],
+        [sys.executable, "-m", "bench.api"],
+        [sys.executable, "-m", "bench.sse"],
     ]
     for cmd in commands:
         print("$", " ".join(cmd[1:]), flush=True)
-        code = subprocess.call(cmd)
+        code = subprocess.call(cmd, cwd=ROOT)
         if code:
             return code
     return 0

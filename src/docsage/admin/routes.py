@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from importlib import resources
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,6 +24,8 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 templates = Jinja2Templates(directory=str(resources.files("docsage.admin") / "templates"))
 COOKIE = "docsage_admin"
 _ingest_lock = threading.Lock()
+_reveals: dict[str, tuple[str, str]] = {}  # one-time token → (user id, new key secret)
+_reveal_lock = threading.Lock()
 
 
 class LoginRequired(Exception):
@@ -48,8 +52,7 @@ def page(request: Request, name: str, login: Login | None, **context: Any) -> HT
 
 
 def back(url: str, **query: str) -> RedirectResponse:
-    suffix = "&".join(f"{k}={v}" for k, v in query.items())
-    return RedirectResponse(f"{url}?{suffix}" if suffix else url, status_code=303)
+    return RedirectResponse(f"{url}?{urlencode(query)}" if query else url, status_code=303)
 
 
 @router.get("/static/chart.js")
@@ -133,15 +136,17 @@ def reingest(
 
 
 @router.get("/projects/{project_id}/keys", response_class=HTMLResponse)
-def keys(request: Request, project_id: str, services: ServicesDep, login: LoginDep) -> HTMLResponse:
+def keys(request: Request, project_id: str, services: ServicesDep, login: LoginDep, reveal: str = "") -> HTMLResponse:
+    with _reveal_lock:
+        pending = _reveals.pop(reveal, None)
+    secret = pending[1] if pending and pending[0] == login.user_id else None
     return _project_page(
-        request, services, login, project_id, "keys", keys=services.projects.list_keys(project_id), secret=None
+        request, services, login, project_id, "keys", keys=services.projects.list_keys(project_id), secret=secret
     )
 
 
-@router.post("/projects/{project_id}/keys", response_class=HTMLResponse)
+@router.post("/projects/{project_id}/keys")
 def create_key(
-    request: Request,
     project_id: str,
     services: ServicesDep,
     login: LoginDep,
@@ -149,19 +154,15 @@ def create_key(
     origins: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
-) -> HTMLResponse:
+) -> Response:
     check_csrf(login, csrf)
     allowed = [o.strip() for o in origins.replace(",", "\n").splitlines() if o.strip()]
     created = services.projects.create_key(project_id, scheme, allowed, name)
-    return _project_page(
-        request,
-        services,
-        login,
-        project_id,
-        "keys",
-        keys=services.projects.list_keys(project_id),
-        secret=created.secret,
-    )
+    # Post/redirect/get, so a reload cannot create a second key; the secret is handed over once, in memory.
+    reveal = secrets.token_urlsafe(16)
+    with _reveal_lock:
+        _reveals[reveal] = (login.user_id, created.secret)
+    return back(f"/admin/projects/{project_id}/keys", reveal=reveal)
 
 
 @router.post("/projects/{project_id}/keys/{key_id}/revoke")
@@ -224,5 +225,6 @@ def analytics(
         "analytics",
         data=data,
         days=days,
-        data_json=json.dumps(data).replace("</", "<\\/"),
+        # Inside <script>, questions are user input: escape everything HTML could act on.
+        data_json=json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"),
     )

@@ -34,7 +34,13 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        limits={"/api/v1/documents": settings.upload_max_bytes + 65_536},  # multipart framing on top of the file
+        # Multipart framing comes on top of the file; the route checks the file itself to the byte.
+        limits={
+            "/api/v1/documents": (
+                settings.upload_max_bytes + 65_536,
+                f"file is larger than the {settings.upload_max_bytes}-byte upload limit",
+            )
+        },
     )
     app.add_middleware(ChatbotCORSMiddleware, allowed=services.projects.origin_allowed)
     app.include_router(kapa_chat.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -72,19 +73,22 @@ def install_error_handlers(app: FastAPI) -> None:
 class BodyLimitMiddleware:
     """Refuses request bodies over a byte limit with 413 and a JSON detail, before anything parses them."""
 
-    def __init__(self, app: ASGIApp, /, max_bytes: int, limits: dict[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, /, max_bytes: int, limits: dict[str, tuple[int, str]] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.limits = limits or {}  # path → its own limit (uploads)
+        self.limits = limits or {}  # path → (its own byte limit, the message when it is exceeded): uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.get(scope["path"].rstrip("/"), self.max_bytes)
+        path = scope["path"]
+        limit, too_large = self.limits.get(
+            path.rstrip("/"), (self.max_bytes, f"request body too large (limit {self.max_bytes} bytes)")
+        )
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._reject(send, limit)
+            await self._reject(send, path, too_large)
             return
         # Read the whole body first (bounded), then replay it: an error raised from inside the app's own body
         # parsing would be turned into a 400 by FastAPI before it could reach us.
@@ -97,7 +101,7 @@ class BodyLimitMiddleware:
                 break
             seen += len(message.get("body", b""))
             if seen > limit:
-                await self._reject(send, limit)
+                await self._reject(send, path, too_large)
                 return
             if not message.get("more_body", False):
                 break
@@ -108,8 +112,9 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replayed, send)
 
-    async def _reject(self, send: Send, limit: int) -> None:
-        body = b'{"detail":"request body too large (limit %d bytes)"}' % limit
+    async def _reject(self, send: Send, path: str, message: str) -> None:
+        shape = {"success": False, "error": message} if path.startswith(CHATBOT_PREFIX) else {"detail": message}
+        body = json.dumps(shape).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -153,7 +158,11 @@ class ChatbotCORSMiddleware:
         if not origin:
             await self.app(scope, receive, send)
             return
-        cors = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+        cors = [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-expose-headers", b"Retry-After"),
+            (b"vary", b"Origin"),
+        ]
         if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
             if not self.allowed(origin.rstrip("/").lower()):
                 body = b'{"success":false,"error":"origin not allowed"}'

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from docsage.answer.events import MetadataEvent, SourcesEvent, TextDelta
+from docsage.chat.service import sources_of
 from docsage.cli.common import console, err_console, fail, print_json, services
 from docsage.ingest.service import IngestSummary
 
@@ -164,7 +165,8 @@ def ask(
                 "is_uncertain": meta.is_uncertain if meta else True,
                 "model": meta.model if meta else "",
                 "sources": [
-                    {"n": i, "title": h.title, "source_url": h.source_url} for i, h in enumerate(hits, start=1)
+                    {"n": i, "title": p["title"], "source_url": p["source_url"]}
+                    for i, p in enumerate(sources_of(hits), start=1)
                 ],
             }
         )
@@ -174,10 +176,13 @@ def ask(
         console.print("[yellow]uncertain: the documentation may not cover this[/]")
     console.print("[bold]Sources[/]")
     text = "".join(answer)
-    cited = [i for i in range(1, len(hits) + 1) if f"[{i}]" in text]
-    for i in cited or range(1, len(hits) + 1):
-        h = hits[i - 1]
-        console.print(f"[{i}] {h.heading_path or h.title} — {h.source_url}", markup=False, highlight=False)
+    pages = sources_of(hits)
+    cited = [i for i in range(1, len(pages) + 1) if f"[[{i}]]" in text]
+    for i in cited or range(1, len(pages) + 1):
+        page = pages[i - 1]
+        console.print(
+            f"[{i}] {page['subtitle'] or page['title']} — {page['source_url']}", markup=False, highlight=False
+        )
 
 
 def serve(

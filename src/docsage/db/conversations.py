@@ -10,6 +10,11 @@ from sqlalchemy.orm import Session
 from docsage.db.models import EndUser, Feedback, QuestionAnswer, Thread, TicketOutcome
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` literally anywhere (% and _ in user input are not wildcards)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 class EndUserRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -52,9 +57,13 @@ class EndUserRepository:
         elif has_email is False:
             stmt = stmt.where(or_(EndUser.email.is_(None), EndUser.email == ""))
         if search:
-            like = f"%{search}%"
+            like = contains_pattern(search)
             stmt = stmt.where(
-                or_(EndUser.email.ilike(like), EndUser.id.ilike(like), EndUser.unique_client_id.ilike(like))
+                or_(
+                    EndUser.email.ilike(like, escape="\\"),
+                    EndUser.id.ilike(like, escape="\\"),
+                    EndUser.unique_client_id.ilike(like, escape="\\"),
+                )
             )
         total = int(self.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
         descending = ordering.startswith("-")
@@ -125,8 +134,10 @@ class QuestionAnswerRepository:
         """Newest first; with text, only question-answers whose question or answer contains it."""
         stmt = select(QuestionAnswer).where(QuestionAnswer.project_id == project_id)
         if text:
-            like = f"%{text}%"
-            stmt = stmt.where(or_(QuestionAnswer.question.ilike(like), QuestionAnswer.answer.ilike(like)))
+            like = contains_pattern(text)
+            stmt = stmt.where(
+                or_(QuestionAnswer.question.ilike(like, escape="\\"), QuestionAnswer.answer.ilike(like, escape="\\"))
+            )
         return list(self.session.scalars(stmt.order_by(QuestionAnswer.created_at.desc()).limit(limit)))
 
     def page(self, project_id: str, ordering: str, offset: int, limit: int) -> tuple[int, list[QuestionAnswer]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -43,8 +44,21 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (a no-op when already there)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema to the newest migration (a no-op when already there).
+
+    For a SQLite file, an exclusive lock file serialises processes that start at once on a fresh database
+    (two CLI calls, or the server and an ingest), which would otherwise both try to create the tables.
+    """
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        command.upgrade(alembic_config(engine), "head")
+        return
+    with open(f"{path}.migrate-lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class Database:

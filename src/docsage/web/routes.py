@@ -24,5 +24,7 @@ def widget(request: Request) -> Response:
     raw, packed = widget_bytes()
     headers = {"Cache-Control": "public, max-age=300", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
-        return Response(packed, media_type="application/javascript", headers={**headers, "Content-Encoding": "gzip"})
-    return Response(raw, media_type="application/javascript", headers=headers)
+        return Response(
+            packed, media_type="application/javascript; charset=utf-8", headers={**headers, "Content-Encoding": "gzip"}
+        )
+    return Response(raw, media_type="application/javascript; charset=utf-8", headers=headers)

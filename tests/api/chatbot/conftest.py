@@ -5,7 +5,9 @@ executable: projects, folder sources, ingestion and bearer keys with allowed ori
 differently configured server (OpenAI provider, small upload limit, strict rate limit) start their own on
 the same home with `serve(home, extra_env)`.
 
-Usage and sessions are reported per key, so the tests that count them get keys nobody else uses.
+Usage and sessions are reported per key, so the tests that count them get keys nobody else uses; those plain
+keys are made in-process through the same ProjectService (a CLI call costs a second of process start), while
+every key whose CLI options matter (--scheme, --allowed-origin) comes from `docsage key create`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Cli, LiveServer, serve, write_docs
+from conftest import Cli, LiveServer, open_services, serve, write_docs
+from docsage.services import Services
 
 ORIGIN = "https://app.example.com"  # allowed by the main bearer key
 PARTNER_ORIGIN = "https://partner.example.com"  # allowed only by project Q's key
@@ -95,6 +98,12 @@ def _bearer(cli: Cli, project: str, *origins: str) -> Key:
     return _key(cli, project, "--scheme", "bearer", *[a for o in origins for a in ("--allowed-origin", o)])
 
 
+def _isolated_key(services: Services, project: str, scheme: str) -> Key:
+    """A key made in-process by the same ProjectService the CLI calls (no process start: setup time matters)."""
+    created = services.projects.create_key(project, scheme, [], "test isolation")
+    return Key(created.key.id, created.secret)
+
+
 @pytest.fixture(scope="session")
 def chatbot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatbotSetup]:
     root = tmp_path_factory.mktemp("chatbot")
@@ -102,29 +111,37 @@ def chatbot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatbotSetup]:
     home.mkdir()
     docs = write_docs(root)
     cli = Cli(home)
+
+    def index(project: str) -> None:
+        cli.json("source", "add", "--project", project, "--type", "folder", "--path", docs, "--name", "manual")
+        result = cli("ingest", "--project", project)
+        assert result.returncode == 0, f"ingest failed: {result.stdout}\n{result.stderr}"
+
+    # The first call creates the schema (concurrent first calls on a fresh home race to migrate it). After that,
+    # each CLI call being a process of its own, they run side by side.
     p = cli.json("project", "create", "--name", "Skyloom")["id"]
-    with ThreadPoolExecutor(max_workers=4) as pool:  # each CLI call is a process; two cores run them side by side
-        d_future = pool.submit(cli.json, "project", "create", "--name", "Skyloom uploads")
-        q_future = pool.submit(cli.json, "project", "create", "--name", "Elsewhere")
-        d, q = d_future.result()["id"], q_future.result()["id"]
-        ingests = []
-        for project in (p, d):
-            cli.json("source", "add", "--project", project, "--type", "folder", "--path", docs, "--name", "manual")
-            ingests.append(pool.submit(cli, "ingest", "--project", project))
-        keys = {
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        ingests = [pool.submit(index, p)]
+        projects = [pool.submit(cli.json, "project", "create", "--name", name) for name in ("Uploads", "Elsewhere")]
+        d, q = (f.result()["id"] for f in projects)
+        ingests.append(pool.submit(index, d))
+        # The keys whose CLI options matter (scheme, allowed origins) are made with `docsage key create`.
+        cli_keys = {
             "app": pool.submit(_bearer, cli, p, ORIGIN),
-            "usage_key": pool.submit(_bearer, cli, p),
-            "sessions_key": pool.submit(_bearer, cli, p),
-            "openai_key": pool.submit(_bearer, cli, p),
             "retiring": pool.submit(_bearer, cli, p, RETIRING_ORIGIN),
-            "kapa": pool.submit(_key, cli, p),
-            "uploads": pool.submit(_bearer, cli, d),
-            "uploads_kapa": pool.submit(_key, cli, d),
             "other": pool.submit(_bearer, cli, q, PARTNER_ORIGIN),
+            "kapa": pool.submit(_key, cli, p),
         }
+        with open_services(home) as services:
+            made = {
+                "usage_key": _isolated_key(services, p, "bearer"),
+                "sessions_key": _isolated_key(services, p, "bearer"),
+                "openai_key": _isolated_key(services, p, "bearer"),
+                "uploads": _isolated_key(services, d, "bearer"),
+                "uploads_kapa": _isolated_key(services, d, "x-api-key"),
+            }
+        made.update({name: future.result() for name, future in cli_keys.items()})
         for ingest in ingests:
-            result = ingest.result()
-            assert result.returncode == 0, f"ingest failed: {result.stdout}\n{result.stderr}"
-        made = {name: future.result() for name, future in keys.items()}
+            ingest.result()
     with serve(home, UNLIMITED) as server:
         yield ChatbotSetup(cli=cli, docs=docs, server=server, p=p, d=d, q=q, **made)

@@ -9,7 +9,10 @@ QUESTION = "How do I verify webhook signatures?"
 
 
 def test_stream_sends_messages_then_sources_then_end(chatbot: ChatbotSetup) -> None:
-    with chatbot.client(chatbot.app) as c, c.stream("POST", "/api/v1/chat", json={"message": QUESTION, "stream": True}) as resp:
+    with (
+        chatbot.client(chatbot.app) as c,
+        c.stream("POST", "/api/v1/chat", json={"message": QUESTION, "stream": True}) as resp,
+    ):
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("text/event-stream")
         assert resp.headers.get("cache-control") == "no-cache"
@@ -37,7 +40,9 @@ def test_stream_sends_messages_then_sources_then_end(chatbot: ChatbotSetup) -> N
 
 def test_streamed_follow_up_continues_the_session(chatbot: ChatbotSetup) -> None:
     with chatbot.client(chatbot.app) as c:
-        first = parse_sse(c.post("/api/v1/chat", json={"message": "How often does the daemon sync?", "stream": True}).text)
+        first = parse_sse(
+            c.post("/api/v1/chat", json={"message": "How often does the daemon sync?", "stream": True}).text
+        )
         session_id = first[-1][1]["session_id"]
         resp = c.post("/api/v1/chat", json={"message": "How do I change it?", "stream": True, "session_id": session_id})
     assert resp.status_code == 200

@@ -17,7 +17,7 @@
   try { sessionId = sessionStorage.getItem(storeKey); } catch (e) { /* storage may be blocked */ }
 
   var css = [
-    ":host{all:initial}",
+    ":host{all:initial}.root{all:initial;display:block}",
     "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
     ".btn{position:fixed;bottom:20px;" + (left ? "left" : "right") + ":20px;width:56px;height:56px;border-radius:50%;border:0;",
     "background:var(--c);color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000;font-size:24px}",
@@ -54,13 +54,13 @@
   var host = document.createElement("div");
   host.id = "docsage-widget";
   var root = host.attachShadow({ mode: "open" });
-  root.innerHTML = "<style>" + css + "</style>" +
+  root.innerHTML = "<style>" + css + "</style><div class=\"root\">" +
     '<button class="btn" aria-label="Open ' + esc(title) + '" aria-expanded="false">?</button>' +
     '<section class="panel" role="dialog" aria-label="' + esc(title) + '">' +
     "<header><span>" + esc(title) + '</span><button class="close" aria-label="Close chat">×</button></header>' +
     '<div class="log" aria-live="polite"></div>' +
     '<form><textarea rows="1" aria-label="Your question" placeholder="' + esc(cfg.placeholder || "Ask a question…") +
-    '"></textarea><button type="submit">Send</button></form></section>';
+    '"></textarea><button type="submit">Send</button></form></section></div>';
   host.style.setProperty("--c", color);
   root.host.style.setProperty("--c", color);
   (document.body || document.documentElement).appendChild(host);
@@ -243,7 +243,9 @@
       return pump();
     }).catch(function (err) {
       if (!started) el.remove();
-      showError(err && err.message ? err.message : "Network error: the answer could not be loaded.");
+      // fetch rejects with a TypeError on network and CORS failures (an origin no key allows ends here).
+      var network = !err || err.name === "TypeError";
+      showError(network ? "Network error, or this site is not allowed to use this chat key." : err.message);
     }).then(function () {
       busy = false;
       send.disabled = false;
