@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
+
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from docsage import __version__
 from docsage.admin import routes as admin_routes
@@ -21,7 +23,7 @@ from docsage.services import Services
 from docsage.web import routes as web_routes
 
 
-def create_app(services: Services | None = None) -> FastAPI:
+def create_app(services: Services | None = None, demo_widget_key: str | None = None) -> FastAPI:
     services = services or Services()
     app = FastAPI(
         title="docsage",
@@ -65,6 +67,25 @@ def create_app(services: Services | None = None) -> FastAPI:
         allow_headers=["Content-Type", "X-WEBSITE-ID", "X-RECAPTCHA-ENTERPRISE-TOKEN", "X-HCAPTCHA-TOKEN"],
         max_age=600,
     )
+
+    @app.get("/", include_in_schema=False)
+    def home() -> HTMLResponse:
+        """A start page; under `docsage demo` (`make run`) it embeds the chat widget over the demo docs."""
+        widget = (
+            f'<script src="/widget.js" data-key="{html.escape(demo_widget_key)}" data-title="Ask the docsage docs" '
+            'data-welcome="Ask me anything about docsage: sources, the CLI, the APIs." async></script>'
+            if demo_widget_key
+            else ""
+        )
+        return HTMLResponse(
+            "<!doctype html><meta charset=utf-8><title>docsage</title>"
+            "<body style='font:16px/1.6 system-ui,sans-serif;max-width:720px;margin:40px auto;padding:0 16px'>"
+            "<h1>docsage</h1><p>Self-hostable answers from your documentation, with cited sources.</p>"
+            "<ul><li><a href='/docs'>API reference</a></li><li><a href='/admin'>Admin dashboard</a></li></ul>"
+            + ("<p>Use the button in the corner to ask about the bundled docs.</p>" if demo_widget_key else "")
+            + widget
+            + "</body>"
+        )
 
     @app.get("/healthz", tags=["health"], summary="Liveness and configuration check")
     def healthz() -> dict[str, object]:

@@ -188,6 +188,7 @@ def ask(
 def serve(
     host: Annotated[str | None, typer.Option("--host", help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to bind.")] = None,
+    demo_widget_key: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -196,7 +197,7 @@ def serve(
 
     settings = services().settings
     bind_host, bind_port = host or settings.host, port or settings.port
-    app = create_app(services())
+    app = create_app(services(), demo_widget_key=demo_widget_key)
     console.print(f"docsage serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 
@@ -294,8 +295,16 @@ def demo(
     console.print(f"\nproject id: {project.id}")
     console.print(f'try:  docsage ask --project {project.id} "How do I add a website as a source?"', highlight=False)
     if not no_serve:
-        console.print(f"open: http://{bind_host}:{bind_port}/docs", highlight=False)
-        serve(host=bind_host, port=bind_port)
+        # A widget key for this server's own origin, replaced at every start (its secret is never stored).
+        origin = f"http://{bind_host}:{bind_port}"
+        for key in svc.projects.list_keys(project.id):
+            if key.name == "demo-widget" and key.revoked_at is None:
+                svc.projects.revoke_key(key.id)
+        widget_key = svc.projects.create_key(project.id, "bearer", [origin], name="demo-widget").secret
+        console.print(
+            f"open: {origin}/  (chat widget)   {origin}/docs  (API)   {origin}/admin  (dashboard)", highlight=False
+        )
+        serve(host=bind_host, port=bind_port, demo_widget_key=widget_key)
 
 
 def bench(
