@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from docsage.embed.base import Vectors
@@ -34,23 +36,26 @@ class StoredChunk:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A chunk in either retriever's top list, with both raw scores (computed exactly for every candidate)."""
-
-    pk: int
-    lexical: float  # BM25; 0 when no query term occurs in the chunk
-    dense: float  # cosine similarity to the query
-    lexical_rank: int  # 1-based rank in the lexical top list; 0 when not in it
-    dense_rank: int
-
-
-@dataclass(frozen=True)
 class CandidateSet:
-    """The union of both top lists, plus each list's scores (the fusion normalises with their statistics)."""
+    """The union of both retrievers' top lists as parallel arrays, with both raw scores exact for every
+    candidate, plus each list's own scores (the fusion normalises with their statistics).
 
-    candidates: list[Candidate]
-    lexical_top: list[float]
-    dense_top: list[float]
+    `lexical` is BM25 (0 when no query term occurs), `dense` the cosine similarity; the ranks are 1-based
+    positions in each top list, 0 when the chunk is not in it.
+    """
+
+    pks: npt.NDArray[np.int64]
+    lexical: npt.NDArray[np.float32]
+    dense: npt.NDArray[np.float32]
+    lexical_rank: npt.NDArray[np.int64]
+    dense_rank: npt.NDArray[np.int64]
+    lexical_top: npt.NDArray[np.float32]
+    dense_top: npt.NDArray[np.float32]
+
+    @classmethod
+    def empty(cls) -> CandidateSet:
+        f, i = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        return cls(i, f, f, i, i, f, f)
 
 
 class IndexBackend(Protocol):

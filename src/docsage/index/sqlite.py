@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from docsage.db.models import Chunk, Document
 from docsage.db.projects import ProjectRepository
 from docsage.embed.base import Vectors
-from docsage.index.base import Candidate, CandidateSet, ChunkWrite, StoredChunk
+from docsage.index.base import CandidateSet, ChunkWrite, StoredChunk
 from docsage.index.lexical import LexicalPostings, analyze
 
 REBUILD_DEAD_FRACTION = 0.3  # past this share of deleted rows, rebuild the arrays instead of masking
@@ -181,7 +181,7 @@ class SQLiteIndex:
     ) -> CandidateSet:
         arrays = self._arrays(session, project_id)
         if not arrays.n:
-            return CandidateSet([], [], [])
+            return CandidateSet.empty()
         mask = self._mask(arrays, source_ids)
         lexical = arrays.lexical.score(analyze(query), mask)
         lex_top = _top_rows(lexical, mask & (lexical > 0), depth)
@@ -191,18 +191,19 @@ class SQLiteIndex:
         else:
             dense = np.zeros(arrays.n, dtype=np.float32)
             dense_top = np.zeros(0, dtype=np.int64)
-        lex_rank = {int(r): i for i, r in enumerate(lex_top, start=1)}
-        dense_rank = {int(r): i for i, r in enumerate(dense_top, start=1)}
-        rows = list(dict.fromkeys([*map(int, lex_top), *map(int, dense_top)]))
+        rows = np.unique(np.concatenate([lex_top, dense_top]))
+        lex_rank = np.zeros(arrays.n, dtype=np.int64)
+        lex_rank[lex_top] = np.arange(1, len(lex_top) + 1)
+        dense_rank = np.zeros(arrays.n, dtype=np.int64)
+        dense_rank[dense_top] = np.arange(1, len(dense_top) + 1)
         return CandidateSet(
-            [
-                Candidate(
-                    int(arrays.pks[r]), float(lexical[r]), float(dense[r]), lex_rank.get(r, 0), dense_rank.get(r, 0)
-                )
-                for r in rows
-            ],
-            [float(x) for x in lexical[lex_top]],
-            [float(x) for x in dense[dense_top]],
+            arrays.pks[rows],
+            lexical[rows],
+            dense[rows],
+            lex_rank[rows],
+            dense_rank[rows],
+            lexical[lex_top],
+            dense[dense_top],
         )
 
     def load(self, session: Session, pks: list[int]) -> dict[int, StoredChunk]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+
 from docsage.config import Settings
 from docsage.db.engine import Database
 from docsage.embed.base import Embedder
@@ -41,16 +43,18 @@ class RetrievalService:
         self.embedder = embedder
         self.settings = settings
 
-    def _rank(self, cands: CandidateSet, mode: Mode, fusion: str) -> list[tuple[int, float]]:
+    def _rank(self, cands: CandidateSet, mode: Mode, fusion: str, top_k: int) -> list[tuple[int, float]]:
+        """(candidate index, score) of the best `top_k`, best first."""
         if mode == "lexical":
-            scored = {c.pk: c.lexical for c in cands.candidates if c.lexical_rank}
+            scores = np.where(cands.lexical_rank > 0, cands.lexical.astype(np.float64), -np.inf)
         elif mode == "dense":
-            scored = {c.pk: c.dense for c in cands.candidates if c.dense_rank}
+            scores = np.where(cands.dense_rank > 0, cands.dense.astype(np.float64), -np.inf)
         elif fusion == "rrf":
-            scored = rrf(cands, self.settings.rrf_k)
+            scores = rrf(cands, self.settings.rrf_k)
         else:
-            scored = zscore(cands, self.settings.fusion_alpha)
-        return sorted(scored.items(), key=lambda kv: -kv[1])
+            scores = zscore(cands, self.settings.fusion_alpha)
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return [(int(i), float(scores[i])) for i in order if np.isfinite(scores[i])]
 
     def search(
         self,
@@ -72,9 +76,8 @@ class RetrievalService:
         with self.database.session() as session:
             lexical_query = query if mode != "dense" else ""  # an empty query skips BM25 scoring
             cands = self.index.candidates(session, project_id, lexical_query, vector, depth, source_ids)
-            top = self._rank(cands, mode, fusion or self.settings.fusion)[:top_k]
-            stored = self.index.load(session, [pk for pk, _ in top])
-        by_pk = {c.pk: c for c in cands.candidates}
+            top = self._rank(cands, mode, fusion or self.settings.fusion, top_k)
+            stored = self.index.load(session, [int(cands.pks[i]) for i, _ in top])
         hits = [
             Hit(
                 chunk_id=stored[pk].chunk_id,
@@ -85,11 +88,11 @@ class RetrievalService:
                 heading_path=stored[pk].heading_path,
                 content=stored[pk].text,
                 score=score,
-                dense_score=by_pk[pk].dense,
-                lexical_rank=by_pk[pk].lexical_rank,
-                dense_rank=by_pk[pk].dense_rank,
+                dense_score=float(cands.dense[i]),
+                lexical_rank=int(cands.lexical_rank[i]),
+                dense_rank=int(cands.dense_rank[i]),
             )
-            for pk, score in top
-            if pk in stored
+            for i, score in top
+            if (pk := int(cands.pks[i])) in stored
         ]
         return prune_to_chars(hits, max_chars) if max_chars is not None else hits
