@@ -19,9 +19,9 @@ from docsage.answer.events import (
     TextDelta,
 )
 from docsage.answer.service import is_covered
-from docsage.chat.service import sources_of
+from docsage.chat.service import save_answer, sources_of
 from docsage.config import Settings
-from docsage.db.conversations import QuestionAnswerRepository, ThreadRepository
+from docsage.db.conversations import ThreadRepository
 from docsage.db.engine import Database
 from docsage.db.models import QuestionAnswer, Thread
 from docsage.errors import DocsageError, InvalidInputError
@@ -152,26 +152,24 @@ class CustomChatService:
         if thread_id is None:
             return
         question = query or retrieval_query or next((c for r, c in reversed(messages) if r == "user"), "")
-        with self.database.session() as session:
-            qa = QuestionAnswerRepository(session).add(
-                QuestionAnswer(
-                    thread_id=thread_id,
-                    project_id=req.project_id,
-                    integration_id=req.integration_id,
-                    question=question,
-                    retrieval_query=retrieval_query or "",
-                    answer=result.answer,
-                    is_uncertain=meta.is_uncertain if meta else True,
-                    is_redacted=redacted,
-                    relevant_sources=sources_of(hits),
-                    model=meta.model if meta else "",
-                    prompt_tokens=meta.prompt_tokens if meta else 0,
-                    completion_tokens=meta.completion_tokens if meta else 0,
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                    extra={"custom_chat": True, "generation_model": req.generation_model},
-                )
-            )
-        yield IdentifiersEvent(thread_id, qa.id)
+        qa_id = save_answer(
+            self.database,
+            self.settings.prices,
+            QuestionAnswer(
+                thread_id=thread_id,
+                project_id=req.project_id,
+                integration_id=req.integration_id,
+                question=question,
+                retrieval_query=retrieval_query or "",
+                answer=result.answer,
+                is_redacted=redacted,
+                relevant_sources=sources_of(hits),
+                extra={"custom_chat": True, "generation_model": req.generation_model},
+            ),
+            meta,
+            started,
+        )
+        yield IdentifiersEvent(thread_id, qa_id)
 
 
 def _as_json(stream: Iterator[TextDelta | MetadataEvent], hits: list[Hit]) -> Iterator[TextDelta | MetadataEvent]:

@@ -22,7 +22,7 @@ from docsage.db.conversations import EndUserRepository, QuestionAnswerRepository
 from docsage.db.engine import Database
 from docsage.db.integrations import IntegrationRepository
 from docsage.db.models import EndUser, QuestionAnswer, Thread, utcnow
-from docsage.errors import DocsageError, NotFoundError
+from docsage.errors import DocsageError, NotFoundError, ProviderError
 from docsage.pricing import cost
 from docsage.redaction import redact
 from docsage.retrieval.types import Hit
@@ -72,6 +72,53 @@ def sources_of(hits: list[Hit]) -> list[dict[str, Any]]:
                 "document_id": h.document_id,
             }
     return list(seen.values())
+
+
+def save_answer(
+    database: Database,
+    prices: dict[str, tuple[float, float]],
+    qa: QuestionAnswer,
+    meta: MetadataEvent | None,
+    started: float,
+) -> str:
+    """Store a question-answer with the provider's verdict, model, token usage, cost and latency; its id."""
+    qa.is_uncertain = meta.is_uncertain if meta else True
+    qa.model = meta.model if meta else ""
+    qa.prompt_tokens = meta.prompt_tokens if meta else 0
+    qa.completion_tokens = meta.completion_tokens if meta else 0
+    qa.cost = cost(qa.model, qa.prompt_tokens, qa.completion_tokens, prices)
+    qa.latency_ms = (time.perf_counter() - started) * 1000
+    with database.session() as session:
+        return QuestionAnswerRepository(session).add(qa).id
+
+
+@dataclass
+class CollectedAnswer:
+    """A whole answer gathered from its event stream (for surfaces that do not stream)."""
+
+    text: str = ""
+    hits: list[Hit] = field(default_factory=list)
+    meta: MetadataEvent | None = None
+    ids: IdentifiersEvent | None = None
+
+
+def collect(events: Iterator[AnswerEvent]) -> CollectedAnswer:
+    """Consume an answer stream; a failure event becomes a ProviderError."""
+    out = CollectedAnswer()
+    parts: list[str] = []
+    for event in events:
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
+        elif isinstance(event, SourcesEvent):
+            out.hits = event.hits
+        elif isinstance(event, MetadataEvent):
+            out.meta = event
+        elif isinstance(event, IdentifiersEvent):
+            out.ids = event
+        elif isinstance(event, ErrorEvent):
+            raise ProviderError(event.reason)
+    out.text = "".join(parts)
+    return out
 
 
 class ChatService:
@@ -169,30 +216,26 @@ class ChatService:
             self._discard(thread_id, created)
             yield ErrorEvent(exc.message)
             return
-        answer = "".join(parts)
-        with self.database.session() as session:
-            qa = QuestionAnswerRepository(session).add(
-                QuestionAnswer(
-                    thread_id=thread_id,
-                    project_id=req.project_id,
-                    integration_id=req.integration_id,
-                    end_user_id=end_user_id,
-                    api_key_id=req.api_key_id,
-                    question=question,
-                    retrieval_query=retrieval_query,
-                    answer=answer,
-                    is_uncertain=meta.is_uncertain if meta else True,
-                    is_redacted=was_redacted,
-                    relevant_sources=sources_of(hits),
-                    model=meta.model if meta else "",
-                    prompt_tokens=meta.prompt_tokens if meta else 0,
-                    completion_tokens=meta.completion_tokens if meta else 0,
-                    cost=cost(meta.model, meta.prompt_tokens, meta.completion_tokens, self.prices) if meta else 0.0,
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                    extra=req.metadata,
-                )
-            )
-        yield IdentifiersEvent(thread_id, qa.id)
+        qa_id = save_answer(
+            self.database,
+            self.prices,
+            QuestionAnswer(
+                thread_id=thread_id,
+                project_id=req.project_id,
+                integration_id=req.integration_id,
+                end_user_id=end_user_id,
+                api_key_id=req.api_key_id,
+                question=question,
+                retrieval_query=retrieval_query,
+                answer="".join(parts),
+                is_redacted=was_redacted,
+                relevant_sources=sources_of(hits),
+                extra=req.metadata,
+            ),
+            meta,
+            started,
+        )
+        yield IdentifiersEvent(thread_id, qa_id)
 
     def _discard(self, thread_id: str, created: bool) -> None:
         if not created:

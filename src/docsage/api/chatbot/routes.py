@@ -22,8 +22,8 @@ from docsage.answer.events import (
 )
 from docsage.api.chatbot.deps import API_PREFIX, App, AppDep
 from docsage.api.kapa.deps import Principal, ServicesDep, limit_chat
-from docsage.chat.service import ChatRequest, sources_of
-from docsage.errors import DocsageError, InvalidInputError, ProviderError
+from docsage.chat.service import ChatRequest, collect, sources_of
+from docsage.errors import DocsageError, InvalidInputError
 from docsage.services import Services
 
 router = APIRouter(prefix=API_PREFIX, tags=["Chatbot API"])
@@ -98,27 +98,14 @@ def chat(body: ChatIn, app: AppDep, services: ServicesDep) -> Any:
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    parts: list[str] = []
-    hits: list[Any] = []
-    meta: MetadataEvent | None = None
-    ids: IdentifiersEvent | None = None
-    for event in events:
-        if isinstance(event, TextDelta):
-            parts.append(event.text)
-        elif isinstance(event, SourcesEvent):
-            hits = event.hits
-        elif isinstance(event, MetadataEvent):
-            meta = event
-        elif isinstance(event, IdentifiersEvent):
-            ids = event
-        elif isinstance(event, ErrorEvent):
-            raise ProviderError(event.reason)
+    done = collect(events)
+    meta = done.meta
     return {
         "success": True,
-        "session_id": ids.thread_id if ids else None,
-        "message_id": ids.question_answer_id if ids else None,
-        "answer": "".join(parts),
-        "sources": _sources(hits),
+        "session_id": done.ids.thread_id if done.ids else None,
+        "message_id": done.ids.question_answer_id if done.ids else None,
+        "answer": done.text,
+        "sources": _sources(done.hits),
         "is_uncertain": meta.is_uncertain if meta else True,
         "usage": {
             "input_tokens": meta.prompt_tokens if meta else 0,

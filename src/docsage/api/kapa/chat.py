@@ -38,7 +38,7 @@ from docsage.api.kapa.schemas import (
     TicketOutcomeOut,
 )
 from docsage.chat.custom import CustomChatRequest, CustomChatResult
-from docsage.chat.service import ChatRequest, EndUserInfo, sources_of
+from docsage.chat.service import ChatRequest, EndUserInfo, collect, sources_of
 from docsage.errors import DocsageError, ProviderError
 from docsage.redaction import redact
 from docsage.services import Services
@@ -92,29 +92,15 @@ def _internal_flags(services: Services, project_id: str) -> dict[str, bool]:
 
 
 def _collect(events: Iterator[AnswerEvent], internal: dict[str, bool]) -> ChatOut:
-    answer: list[str] = []
-    hits: list[Any] = []
-    uncertain = True
-    ids: IdentifiersEvent | None = None
-    for event in events:
-        if isinstance(event, SourcesEvent):
-            hits = event.hits
-        elif isinstance(event, TextDelta):
-            answer.append(event.text)
-        elif isinstance(event, MetadataEvent):
-            uncertain = event.is_uncertain
-        elif isinstance(event, IdentifiersEvent):
-            ids = event
-        elif isinstance(event, ErrorEvent):
-            raise ProviderError(event.reason)
-    if ids is None:
+    done = collect(events)
+    if done.ids is None:
         raise DocsageError("the answer could not be stored")
     return ChatOut(
-        answer="".join(answer),
-        thread_id=ids.thread_id,
-        question_answer_id=ids.question_answer_id,
-        is_uncertain=uncertain,
-        relevant_sources=_relevant(hits, internal, streamed=False),
+        answer=done.text,
+        thread_id=done.ids.thread_id,
+        question_answer_id=done.ids.question_answer_id,
+        is_uncertain=done.meta.is_uncertain if done.meta else True,
+        relevant_sources=_relevant(done.hits, internal, streamed=False),
     )
 
 
