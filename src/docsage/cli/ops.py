@@ -198,6 +198,8 @@ def serve(
     settings = services().settings
     bind_host, bind_port = host or settings.host, port or settings.port
     app = create_app(services(), demo_widget_key=demo_widget_key)
+    # Load the embedding model now, not on the first question (which would otherwise wait ~0.7 s for it).
+    services().embedder.embed_query("warm up")
     console.print(f"docsage serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
     uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 
