@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -349,6 +350,21 @@ def minimal_pdf(pages: list[list[str]], title: str = "") -> bytes:
     info = b" /Info %d 0 R" % len(objects) if title else b""
     out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
     return bytes(out)
+
+
+# Debian's Chromium for the browser tests (Playwright's own browser download is not used), with the flags this
+# machine needs: no sandbox as root, and no background networking into a closed network.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import http.client
 import re
-import shutil
 import struct
 import threading
 import time
@@ -28,22 +27,11 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 import fakes.openai_server as fake_openai_module
-from conftest import Cli, LiveServer, serve, write_docs
+from conftest import CHROMIUM, CHROMIUM_ARGS, Cli, LiveServer, serve, write_docs
 from fakes.openai_server import FakeOpenAI
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "widget.png"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Many chats within a minute: the server must not throttle them.
 UNLIMITED = {"DOCSAGE_RATE_LIMIT_CHAT_PER_MIN": "0", "DOCSAGE_RATE_LIMIT_RETRIEVAL_PER_MIN": "0"}
 

@@ -209,11 +209,12 @@ class AnalyticsService:
             return UsageRepository(session).by_model(project_id, api_key_id, start, end)
 
     def sessions(
-        self, project_id: str, api_key_id: str | None, page: int, limit: int
-    ) -> list[tuple[Thread, datetime, int, str]]:
-        """`limit` sessions of page `page` (pages counted in `limit - 1` so callers can detect a next page)."""
+        self, project_id: str, api_key_id: str | None, page: int, per_page: int
+    ) -> tuple[list[tuple[Thread, datetime, int, str]], bool]:
+        """(the sessions of page `page`, whether another page follows)."""
         with self.database.session() as session:
-            return UsageRepository(session).sessions(project_id, api_key_id, (page - 1) * (limit - 1), limit)
+            rows = UsageRepository(session).sessions(project_id, api_key_id, (page - 1) * per_page, per_page + 1)
+        return rows[:per_page], len(rows) > per_page
 
     def search_conversations(
         self, project_id: str, text: str, limit: int = 100

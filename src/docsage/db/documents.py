@@ -1,11 +1,11 @@
-"""Repository for documents and their chunks' metadata."""
+"""Repository for documents."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docsage.db.models import Chunk, Document
+from docsage.db.models import Document
 
 
 class DocumentRepository:
@@ -27,10 +27,6 @@ class DocumentRepository:
         )
         return {url: (doc_id, h, emb) for url, doc_id, h, emb in self.session.execute(stmt)}
 
-    def list_for_project(self, project_id: str) -> list[Document]:
-        stmt = select(Document).where(Document.project_id == project_id).order_by(Document.url)
-        return list(self.session.scalars(stmt))
-
     def by_urls(self, project_id: str, urls: list[str]) -> list[Document]:
         stmt = select(Document).where(Document.project_id == project_id, Document.url.in_(urls))
         return list(self.session.scalars(stmt))
@@ -41,8 +37,3 @@ class DocumentRepository:
 
     def ids_for_source(self, source_id: str) -> list[str]:
         return list(self.session.scalars(select(Document.id).where(Document.source_id == source_id)))
-
-    def chunk_count(self, project_id: str) -> int:
-        from sqlalchemy import func
-
-        return int(self.session.scalar(select(func.count(Chunk.pk)).where(Chunk.project_id == project_id)) or 0)

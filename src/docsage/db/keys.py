@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from docsage.db.models import ApiKey
+from docsage.db.models import ApiKey, Project
 
 
 class ApiKeyRepository:
@@ -22,8 +22,14 @@ class ApiKeyRepository:
     def get(self, key_id: str) -> ApiKey | None:
         return self.session.get(ApiKey, key_id)
 
-    def by_hash(self, key_hash: str) -> ApiKey | None:
-        return self.session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+    def by_hash(self, key_hash: str) -> tuple[ApiKey, str] | None:
+        """The key with that hash and its project's team id (one query: this runs on every API request)."""
+        row = self.session.execute(
+            select(ApiKey, Project.team_id)
+            .join(Project, Project.id == ApiKey.project_id)
+            .where(ApiKey.key_hash == key_hash)
+        ).first()
+        return (row[0], row[1]) if row else None
 
     def list(self, project_id: str | None = None) -> list[ApiKey]:
         stmt = select(ApiKey).order_by(ApiKey.created_at)

@@ -32,9 +32,6 @@ class ProjectRepository:
     def list(self) -> list[Project]:
         return list(self.session.scalars(select(Project).order_by(Project.created_at)))
 
-    def delete(self, project: Project) -> None:
-        self.session.delete(project)
-
     def bump_index_generation(self, project_id: str) -> None:
         self.session.execute(
             update(Project).where(Project.id == project_id).values(index_generation=Project.index_generation + 1)

@@ -39,6 +39,12 @@ def hash_key(key: str) -> str:
 
 
 @dataclass(frozen=True)
+class AuthenticatedKey:
+    key: ApiKey
+    team_id: str
+
+
+@dataclass(frozen=True)
 class CreatedKey:
     """A new key: `secret` is shown once and never stored."""
 
@@ -126,12 +132,13 @@ class ProjectService:
                 if key.scheme == "bearer" and key.revoked_at is None
             )
 
-    def authenticate(self, secret: str) -> ApiKey | None:
+    def authenticate(self, secret: str) -> AuthenticatedKey | None:
+        """The active key with this secret, with its project's team (for per-team rate limits)."""
         with self.database.session() as session:
-            key = ApiKeyRepository(session).by_hash(hash_key(secret))
-            if key is None or key.revoked_at is not None:
+            found = ApiKeyRepository(session).by_hash(hash_key(secret))
+            if found is None or found[0].revoked_at is not None:
                 return None
-            return key
+            return AuthenticatedKey(*found)
 
     # integrations ---------------------------------------------------------------------------------------
     def create_integration(

@@ -44,14 +44,13 @@ async def app_key(
     secret = secret or api_key or await _body_api_key(request)
     if not secret:
         raise AuthError("missing API key: send Authorization: Bearer <key>")
-    key = services.projects.authenticate(secret)
-    if key is None or key.scheme != "bearer":
+    found = services.projects.authenticate(secret)
+    if found is None or found.key.scheme != "bearer":
         raise AuthError("invalid API key")
     origin = request.headers.get("origin")
-    if origin is not None and origin.rstrip("/").lower() not in key.allowed_origins:
+    if origin is not None and origin.rstrip("/").lower() not in found.key.allowed_origins:
         raise ForbiddenError(f"origin {origin} is not allowed for this key")
-    project = services.projects.get_project(key.project_id)
-    return App(key.id, project.id, project.team_id)
+    return App(found.key.id, found.key.project_id, found.team_id)
 
 
 AppDep = Annotated[App, Depends(app_key)]

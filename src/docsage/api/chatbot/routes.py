@@ -168,7 +168,7 @@ def sessions(
     include_all: Annotated[bool, Query(description="All sessions of the project, not only this app's.")] = False,
 ) -> dict[str, Any]:
     """Sessions with answers, most recent activity first."""
-    rows = services.analytics.sessions(app.project_id, None if include_all else app.key_id, page, per_page + 1)
+    rows, has_more = services.analytics.sessions(app.project_id, None if include_all else app.key_id, page, per_page)
     return {
         "success": True,
         "sessions": [
@@ -178,9 +178,9 @@ def sessions(
                 "total_tokens": tokens,
                 "preview": preview[:120],
             }
-            for t, last, tokens, preview in rows[:per_page]
+            for t, last, tokens, preview in rows
         ],
-        "meta": {"current_page": page, "per_page": per_page, "has_more": len(rows) > per_page},
+        "meta": {"current_page": page, "per_page": per_page, "has_more": has_more},
     }
 
 

@@ -37,6 +37,12 @@ def _page_url(request: Request, page: int, last: int) -> str | None:
     return str(request.url.include_query_params(page=page))
 
 
+def _links(request: Request, page: int, page_size: int, total: int) -> dict[str, str | None]:
+    """`next` and `previous` page URLs of a page-numbered listing."""
+    last = max(1, -(-total // page_size))
+    return {"next": _page_url(request, page + 1, last), "previous": _page_url(request, page - 1, last)}
+
+
 def integration_out(i: Integration) -> IntegrationOut:
     return IntegrationOut(
         id=i.id,
@@ -140,11 +146,9 @@ def list_sources(
                 markdown_pii_config={"entities": []},
             )
         )
-    last = max(1, -(-len(sources) // page_size))
     return SourcePage(
         count=len(sources),
-        next=_page_url(request, page + 1, last),
-        previous=_page_url(request, page - 1, last),
+        **_links(request, page, page_size, len(sources)),
         results=results,
     )
 
@@ -222,11 +226,9 @@ def list_question_answers(
 ) -> QuestionAnswerPage:
     own_project(project_id, who)
     total, rows = services.analytics.question_answers(project_id, ordering, page, page_size)
-    last = max(1, -(-total // page_size))
     return QuestionAnswerPage(
         count=total,
-        next=_page_url(request, page + 1, last),
-        previous=_page_url(request, page - 1, last),
+        **_links(request, page, page_size, total),
         results=[qa_out(qa, fb) for qa, fb in rows],
     )
 
@@ -256,11 +258,9 @@ def _end_users(
 ) -> EndUserPage:
     own_project(project_id, who)
     total, rows = services.analytics.end_users(project_id, has_email, search, ordering, page, page_size)
-    last = max(1, -(-total // page_size))
     return EndUserPage(
         count=total,
-        next=_page_url(request, page + 1, last),
-        previous=_page_url(request, page - 1, last),
+        **_links(request, page, page_size, total),
         results=[
             EndUserOut(
                 id=u.id,

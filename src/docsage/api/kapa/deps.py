@@ -33,11 +33,10 @@ def principal(
 ) -> Principal:
     if not x_api_key:
         raise AuthError("Authentication credentials were not provided.")
-    key = services.projects.authenticate(x_api_key)
-    if key is None or key.scheme != "x-api-key":
+    found = services.projects.authenticate(x_api_key)
+    if found is None or found.key.scheme != "x-api-key":
         raise AuthError("Invalid API key.")
-    project = services.projects.get_project(key.project_id)
-    return Principal(key.id, project.id, project.team_id)
+    return Principal(found.key.id, found.key.project_id, found.team_id)
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]

@@ -12,11 +12,6 @@ IntegrationType = Literal[
     "SLACK_CHANNEL", "SLACK_WORKSPACE", "DISCORD_CHANNEL", "DISCORD_SERVER", "WIDGET", "SUPPORT_FORM_DEFLECTOR",
     "API", "DASHBOARD_CHAT",
 ]  # fmt: skip
-GENERATION_MODELS = (
-    "gpt-4", "gpt-4-0613", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-0125-preview", "gpt-4o",
-    "gpt-4o-2024-05-13", "gpt-4o-2024-08-06", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-3.5-turbo",
-    "gpt-3.5-turbo-16k", "gpt-3.5-turbo-0125",
-)  # fmt: skip
 GenerationModel = Literal[
     "gpt-4", "gpt-4-0613", "gpt-4-turbo-preview", "gpt-4-1106-preview", "gpt-4-0125-preview", "gpt-4o",
     "gpt-4o-2024-05-13", "gpt-4o-2024-08-06", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-3.5-turbo",
