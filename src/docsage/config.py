@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     fusion: str = Field(default="zscore", description="How hybrid search fuses BM25 and dense: 'zscore' or 'rrf'.")
     fusion_alpha: float = Field(default=0.5, description="Weight of BM25 in z-score fusion (dense gets 1 - alpha).")
     rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant (fusion = 'rrf').")
+    search_threads: int = Field(
+        default=0,
+        ge=0,
+        description="Searches the server runs at once (query embedding + index search; more requests queue). "
+        "0: one per CPU core, which gave the best throughput (more threads only contend for the GIL).",
+    )
     uncertain_threshold: float = Field(
         default=0.57,
         description="An answer is covered when its best passage's cosine similarity reaches this "

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import BOILERPLATE_ONLY_WORDS, Cli, open_services
-from docsage.retrieval.service import Mode
+from docsage.index.sqlite import SQLiteIndex
+from docsage.retrieval.service import Mode, RetrievalService
 from docsage.services import Services
 
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "dense")
@@ -251,3 +252,37 @@ def test_search_follows_a_mass_deletion_made_by_the_cli(tmp_path: Path, make_doc
                 hits = services.retrieval.search(project.id, query, top_k=10, mode=mode)
                 assert {page(h.source_url) for h in hits} <= {"webhooks.html"}, (mode, query)
         assert services.retrieval.search(project.id, "webhook signature", top_k=1, mode="lexical")
+
+
+# the in-memory index kept up to date piece by piece ranks exactly like one built from scratch ------------------
+
+
+def test_index_grown_between_searches_ranks_like_a_fresh_one(tmp_path: Path, make_docs: Callable[[Path], Path]) -> None:
+    """Writes and deletes land in the arrays a search already loaded (new postings segments, masked rows); the
+    scores must stay those of an index loaded from the database in one go."""
+    docs = _manual_with_extra_pages(tmp_path, make_docs, extra=4)
+    changelog = tmp_path / "changelog"
+    changelog.mkdir()
+    (changelog / "changelog.md").write_text(CHANGELOG, encoding="utf-8")
+    queries = [*QUERIES, "desktop app sync speed release", "selective sync large vaults"]
+    with open_services(tmp_path / "home") as services:
+        project = services.projects.create_project("Skyloom")
+        manual = services.projects.add_source(project.id, "folder", str(docs))
+        assert services.ingest.run(manual.id).status == "succeeded"
+        for query in queries:  # load the arrays now, so everything below arrives incrementally
+            services.retrieval.search(project.id, query, mode="lexical")
+        notes = services.projects.add_source(project.id, "folder", str(changelog))
+        assert services.ingest.run(notes.id).status == "succeeded"
+        services.retrieval.search(project.id, "crash renaming folder", mode="lexical")
+        (docs / "release-01.md").unlink()
+        (docs / "install.md").write_text("# Install\n\nInstall the desktop app with the package manager.\n")
+        assert services.ingest.run(manual.id).status == "succeeded"
+
+        fresh = RetrievalService(services.database, SQLiteIndex(), services.embedder, services.settings)
+        for mode in MODES:
+            for query in queries:
+                grown = services.retrieval.search(project.id, query, top_k=10, mode=mode)
+                rebuilt = fresh.search(project.id, query, top_k=10, mode=mode)
+                assert [h.chunk_id for h in grown] == [h.chunk_id for h in rebuilt], (mode, query)
+                assert [h.score for h in grown] == pytest.approx([h.score for h in rebuilt], rel=1e-5), (mode, query)
+        assert not any("release-01" in h.source_url for h in services.retrieval.search(project.id, "Release 1"))

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from docsage import __version__
 from docsage.admin import routes as admin_routes
+from docsage.api import compute
 from docsage.api.chatbot import routes as chatbot_routes
 from docsage.api.errors import (
     BodyLimitMiddleware,
@@ -31,6 +32,7 @@ def create_app(services: Services | None = None, demo_widget_key: str | None = N
         description="Self-hostable 'ask the docs' service: hybrid retrieval and cited answers.",
     )
     app.state.services = services
+    compute.install(app, services.settings.search_threads)
     install_error_handlers(app)
     settings = services.settings
     app.add_middleware(

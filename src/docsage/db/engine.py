@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -69,6 +71,21 @@ class Database:
         self.engine = make_engine(url)
         migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._watch: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
+        path = self.engine.url.database if self.is_sqlite else None
+        if path and path != ":memory:":
+            # A connection that never writes: its PRAGMA data_version changes whenever any other connection,
+            # in this process or another (a CLI ingest, a key revoked from the shell), commits.
+            self._watch = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+
+    def data_version(self) -> int | None:
+        """A number that changes whenever anything is committed to the database (~3 µs to read), so hot paths
+        can keep what they read until it does; None when the database cannot tell (then re-read every time)."""
+        if self._watch is None:
+            return None
+        with self._watch_lock:
+            return int(self._watch.execute("PRAGMA data_version").fetchall()[0][0])
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,5 +14,5 @@ def get_index_backend(database: Database) -> IndexBackend:
             raise NotImplementedError(f"no index backend for {database.engine.dialect.name} yet")
         from docsage.index.sqlite import SQLiteIndex
 
-        _backends[database.url] = SQLiteIndex()
+        _backends[database.url] = SQLiteIndex(database.data_version)
     return _backends[database.url]

@@ -4,6 +4,7 @@ searched through per-project in-memory arrays that follow writes incrementally."
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,12 +12,16 @@ import numpy.typing as npt
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from docsage.db.models import Chunk, Document
+from docsage.db.models import Chunk
 from docsage.db.projects import ProjectRepository
 from docsage.embed.base import Vectors
 from docsage.index.base import CandidateSet, ChunkWrite, StoredChunk
 from docsage.index.lexical import LexicalPostings, analyze
 
+LOAD_SQL = (
+    "SELECT c.pk, c.chunk_id, c.document_id, c.source_id, d.url, d.title, c.heading_path, c.text "
+    "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.pk IN ({})"
+)
 REBUILD_DEAD_FRACTION = 0.3  # past this share of deleted rows, rebuild the arrays instead of masking
 
 
@@ -31,6 +36,7 @@ class _ProjectArrays:
     """Row i of every array is one chunk; rows are appended in pk order and masked when deleted."""
 
     generation: int = -1
+    checked_at_version: int | None = None  # the database's data_version when `generation` was last confirmed
     max_pk: int = 0
     n: int = 0
     pks: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -66,7 +72,8 @@ def _grow(arr: npt.NDArray[np.generic], need: int) -> npt.NDArray[np.generic]:
 class SQLiteIndex:
     """IndexBackend over SQLite; search runs on numpy arrays cached per project and synced by generation."""
 
-    def __init__(self) -> None:
+    def __init__(self, data_version: Callable[[], int | None] = lambda: None) -> None:
+        self._data_version = data_version
         self._projects: dict[str, _ProjectArrays] = {}
         self._lock = threading.Lock()
 
@@ -112,9 +119,14 @@ class SQLiteIndex:
 
     # sync -----------------------------------------------------------------------------------------------
     def _arrays(self, session: Session, project_id: str) -> _ProjectArrays:
-        generation = ProjectRepository(session).index_generation(project_id)
+        # Nothing committed anywhere since the generation was last confirmed: the arrays are current, no query.
+        version = self._data_version()
         cached = self._projects.get(project_id)
+        if cached is not None and version is not None and cached.checked_at_version == version:
+            return cached
+        generation = ProjectRepository(session).index_generation(project_id)
         if cached is not None and cached.generation == generation:
+            cached.checked_at_version = version
             return cached
         with self._lock:
             cached = self._projects.get(project_id)
@@ -127,6 +139,7 @@ class SQLiteIndex:
                 cached = _ProjectArrays()
                 self._sync(session, project_id, cached)
             cached.generation = generation
+            cached.checked_at_version = version
             self._projects[project_id] = cached
             return cached
 
@@ -209,18 +222,7 @@ class SQLiteIndex:
     def load(self, session: Session, pks: list[int]) -> dict[int, StoredChunk]:
         if not pks:
             return {}
-        stmt = (
-            select(
-                Chunk.pk,
-                Chunk.chunk_id,
-                Chunk.document_id,
-                Chunk.source_id,
-                Document.url,
-                Document.title,
-                Chunk.heading_path,
-                Chunk.text,
-            )
-            .join(Document, Document.id == Chunk.document_id)
-            .where(Chunk.pk.in_(pks))
-        )
-        return {int(r[0]): StoredChunk(int(r[0]), *r[1:]) for r in session.execute(stmt)}
+        # Plain SQL on the session's connection: this runs on every search, and the ORM statement path cost
+        # three times the query itself (0.57 vs 0.21 ms for 15 chunks).
+        rows = session.connection().exec_driver_sql(LOAD_SQL.format(",".join("?" * len(pks))), tuple(pks))
+        return {int(r[0]): StoredChunk(int(r[0]), *r[1:]) for r in rows}

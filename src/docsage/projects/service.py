@@ -63,6 +63,9 @@ class ProjectService:
     def __init__(self, database: Database, index: IndexBackend) -> None:
         self.database = database
         self.index = index
+        # key hash -> (data_version when read, what it authenticated as): every API request authenticates, and
+        # while nothing is committed anywhere the answer cannot have changed (a revocation is a commit).
+        self._auth_cache: dict[str, tuple[int, AuthenticatedKey | None]] = {}
 
     # projects -------------------------------------------------------------------------------------------
     def create_project(self, name: str, team_name: str = DEFAULT_TEAM) -> Project:
@@ -133,12 +136,24 @@ class ProjectService:
             )
 
     def authenticate(self, secret: str) -> AuthenticatedKey | None:
-        """The active key with this secret, with its project's team (for per-team rate limits)."""
+        """The active key with this secret, with its project's team (for per-team rate limits).
+
+        Cached until the next commit to the database, so a revocation (from the dashboard, the CLI or another
+        process) takes effect on the very next request, and a read-only load costs no query per request.
+        """
+        digest = hash_key(secret)
+        version = self.database.data_version()
+        cached = self._auth_cache.get(digest)
+        if cached is not None and version is not None and cached[0] == version:
+            return cached[1]
         with self.database.session() as session:
-            found = ApiKeyRepository(session).by_hash(hash_key(secret))
-            if found is None or found[0].revoked_at is not None:
-                return None
-            return AuthenticatedKey(*found)
+            found = ApiKeyRepository(session).by_hash(digest)
+        result = AuthenticatedKey(*found) if found is not None and found[0].revoked_at is None else None
+        if version is not None:
+            if len(self._auth_cache) >= 4096:  # bounded: random keys from a scanner must not grow it forever
+                self._auth_cache.clear()
+            self._auth_cache[digest] = (version, result)
+        return result
 
     # integrations ---------------------------------------------------------------------------------------
     def create_integration(

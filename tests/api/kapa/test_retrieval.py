@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import BOILERPLATE_ONLY_WORDS, Cli, LiveServer
+from conftest import BOILERPLATE_ONLY_WORDS, Cli, LiveServer, serve
 
-from .conftest import MainSetup, Project
+from .conftest import UNLIMITED, MainSetup, Project
 from .helpers import CHANGELOG_VERSIONS, assert_json_error, page_name
 
 
@@ -119,6 +120,33 @@ def test_trailing_slash_paths_are_served_without_redirect(kapa: MainSetup, endpo
     resp = post(kapa, kapa.a, endpoint, body)  # the client does not follow redirects
     assert resp.status_code == 200, (resp.status_code, resp.headers.get("location"))
     assert not resp.is_redirect
+
+
+def test_concurrent_retrievals_queue_for_the_search_threads_and_all_get_their_own_answer(kapa: MainSetup) -> None:
+    """With one search thread (DOCSAGE_SEARCH_THREADS=1), 24 requests at once all succeed, each with what the
+    same query gets alone: queued searches are not dropped, mixed up or failed."""
+    queries = [
+        "How do I verify webhook signatures?",
+        "Which environment variable selects the data region?",
+        "What happens when I exceed the rate limit?",
+        "How do I install the command-line client?",
+        "connection refused, is the daemon running?",
+        "How often does the daemon sync?",
+    ]
+    with serve(kapa.home.cli.home, {**UNLIMITED, "DOCSAGE_SEARCH_THREADS": "1"}) as server:
+        url = f"{server.base_url}/query/v1/projects/{kapa.a.id}/retrieval/"
+        headers = {"X-API-KEY": kapa.a.key}
+        alone = {q: httpx.post(url, json={"query": q}, headers=headers, timeout=60).json() for q in queries}
+
+        async def all_at_once() -> list[httpx.Response]:
+            async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+                return await asyncio.gather(*(client.post(url, json={"query": q}) for q in queries * 4))
+
+        responses = asyncio.run(all_at_once())
+    assert [r.status_code for r in responses] == [200] * len(responses)
+    for query, resp in zip(queries * 4, responses, strict=True):
+        assert resp.json() == alone[query], query
+        assert resp.json(), query
 
 
 def test_retrieval_sees_documents_ingested_while_the_server_runs(

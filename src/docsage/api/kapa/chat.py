@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from pydantic import TypeAdapter
 
 from docsage.answer.events import (
     AnswerEvent,
@@ -18,6 +19,7 @@ from docsage.answer.events import (
     StartEvent,
     TextDelta,
 )
+from docsage.api.compute import run_search
 from docsage.api.kapa.deps import PrincipalDep, ServicesDep, limit_chat, limit_retrieval, own_project
 from docsage.api.kapa.schemas import (
     ChatIn,
@@ -45,6 +47,7 @@ from docsage.services import Services
 
 router = APIRouter(prefix="/query/v1")
 RECORD_SEPARATOR = "\u241e"  # after every JSON object of a stream, the last one included
+RETRIEVAL_RESULTS = TypeAdapter(list[RetrievalResult])
 
 
 def _user(body_user: Any, request: Request) -> EndUserInfo | None:
@@ -196,15 +199,26 @@ def chat_in_thread_stream(
 @router.post(
     "/projects/{project_id}/retrieval/", response_model=list[RetrievalResult], tags=["Retrieval"], summary="Retrieval"
 )
-def retrieval(project_id: str, body: RetrievalIn, who: PrincipalDep, services: ServicesDep) -> list[RetrievalResult]:
+async def retrieval(
+    project_id: str, body: RetrievalIn, request: Request, who: PrincipalDep, services: ServicesDep
+) -> Response:
     """Hybrid search without generation: the most relevant passages within `max_chars`, best first."""
     own_project(project_id, who)
     limit_retrieval(services, who)
     query = redact(body.query)[0] if body.redact_query else body.query
-    hits = services.retrieval.search(
-        project_id, query, top_k=body.top_k, max_chars=body.max_chars, source_ids=body.source_group_ids_include
+    hits = await run_search(
+        request,
+        services.retrieval.search,
+        project_id,
+        query,
+        top_k=body.top_k,
+        max_chars=body.max_chars,
+        source_ids=body.source_group_ids_include,
     )
-    return [RetrievalResult(source_url=h.source_url, content=h.content, title=h.title) for h in hits]
+    # Serialised here in one pass (the response model above still documents it): letting FastAPI validate
+    # the list again and then encode it costs more than the rest of the request handling.
+    results = [RetrievalResult(source_url=h.source_url, content=h.content, title=h.title) for h in hits]
+    return Response(RETRIEVAL_RESULTS.dump_json(results), media_type="application/json")
 
 
 @router.post(
