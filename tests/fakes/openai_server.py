@@ -36,7 +36,8 @@ class FakeOpenAI:
     `reply_text` is the assistant's answer unless `responder(messages)` is set; `fail_status` makes every
     call fail with that HTTP status and an OpenAI-style JSON error. `api_key`, when set, is the only bearer
     token accepted; otherwise any non-empty token is. `report_usage=False` plays a server that ignores
-    `stream_options.include_usage`, as some OpenAI-compatible servers do.
+    `stream_options.include_usage`, as some OpenAI-compatible servers do. `chunk_delay` (seconds) plays a
+    slow model: the pause before each streamed chunk.
     """
 
     def __init__(
@@ -49,7 +50,9 @@ class FakeOpenAI:
         report_usage: bool = True,
         model: str = "fake-model",
         embedding_dim: int = 64,
+        chunk_delay: float = 0.0,
     ) -> None:
+        self.chunk_delay = chunk_delay
         self.reply_text = reply_text
         self.responder = responder
         self.fail_status = fail_status
@@ -193,12 +196,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
-        for chunk in _stream_chunks(base, reply, usage if include_usage else None):
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.flush()
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
         self.close_connection = True
+        try:
+            for chunk in _stream_chunks(base, reply, usage if include_usage else None):
+                time.sleep(fake.chunk_delay)
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading (docsage closes the model's stream when its own client leaves)
 
     def _embeddings(self, body: dict[str, Any]) -> None:
         fake = self.server.fake

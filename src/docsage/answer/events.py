@@ -21,6 +21,7 @@ class SourcesEvent:
 
     hits: list[Hit]
     query: str = ""
+    covered: bool = True  # retrieval's verdict: do the passages cover the question? (the provider may still hedge)
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ class AnswerService:
             project_id, query, top_k=top_k or self.settings.retrieval_top_k, source_ids=source_ids
         )
         covered = is_covered(hits, self.settings.uncertain_threshold, self.settings.agreement_threshold)
-        yield SourcesEvent(hits, query)
+        yield SourcesEvent(hits, query, covered)
         tail: list[AnswerEvent] = []  # the provider's metadata event, sent after the last (linked) delta
 
         def deltas() -> Iterator[TextDelta]:

@@ -199,14 +199,36 @@ class ChatService:
         started: float,
     ) -> Iterator[AnswerEvent]:
         yield StartEvent(thread_id)
-        hits: list[Hit] = []
-        retrieval_query = question
+        sources = SourcesEvent([], question, covered=False)
         parts: list[str] = []
         meta: MetadataEvent | None = None
+
+        def store(interrupted: bool = False) -> str:
+            return save_answer(
+                self.database,
+                self.prices,
+                QuestionAnswer(
+                    thread_id=thread_id,
+                    project_id=req.project_id,
+                    integration_id=req.integration_id,
+                    end_user_id=end_user_id,
+                    api_key_id=req.api_key_id,
+                    question=question,
+                    retrieval_query=sources.query or question,
+                    answer="".join(parts),
+                    is_redacted=was_redacted,
+                    relevant_sources=sources_of(sources.hits),
+                    extra=req.metadata,
+                    interrupted=interrupted,
+                ),
+                meta or (MetadataEvent(is_uncertain=not sources.covered, model="") if interrupted else None),
+                started,
+            )
+
         try:
             for event in self.answers.stream(req.project_id, question, history, source_ids=req.source_ids):
                 if isinstance(event, SourcesEvent):
-                    hits, retrieval_query = event.hits, event.query or question
+                    sources = event
                 elif isinstance(event, TextDelta):
                     parts.append(event.text)
                 elif isinstance(event, MetadataEvent):
@@ -216,25 +238,12 @@ class ChatService:
             self._discard(thread_id, created)
             yield ErrorEvent(exc.message)
             return
-        qa_id = save_answer(
-            self.database,
-            self.prices,
-            QuestionAnswer(
-                thread_id=thread_id,
-                project_id=req.project_id,
-                integration_id=req.integration_id,
-                end_user_id=end_user_id,
-                api_key_id=req.api_key_id,
-                question=question,
-                retrieval_query=retrieval_query,
-                answer="".join(parts),
-                is_redacted=was_redacted,
-                relevant_sources=sources_of(hits),
-                extra=req.metadata,
-            ),
-            meta,
-            started,
-        )
+        except GeneratorExit:
+            # The client went away mid-answer (closed the tab, cancelled the request): the question was still
+            # asked, so it is kept for the thread and the analytics, with the part of the answer it was sent.
+            store(interrupted=True)
+            raise
+        qa_id = store()
         yield IdentifiersEvent(thread_id, qa_id)
 
     def _discard(self, thread_id: str, created: bool) -> None:

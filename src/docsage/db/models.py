@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Dialect, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy import DateTime as SADateTime
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -217,6 +218,8 @@ class QuestionAnswer(Base):
     cost: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # query metadata (page URL…)
+    # The client disconnected before the answer finished streaming; `answer` holds the part it was sent.
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 

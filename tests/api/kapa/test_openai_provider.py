@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -11,7 +12,7 @@ from conftest import LiveServer, serve
 from fakes.openai_server import FakeOpenAI
 
 from .conftest import UNLIMITED, MainSetup
-from .helpers import assert_json_error, cited_urls, parse_stream, streamed_text, types_of, unlink_citations
+from .helpers import SEPARATOR, assert_json_error, cited_urls, parse_stream, streamed_text, types_of, unlink_citations
 
 MODEL = "skyloom-test-model"
 QUESTION = "How do I verify webhook signatures?"
@@ -43,6 +44,7 @@ def module_llm_server(kapa: MainSetup, module_fake: FakeOpenAI) -> Iterator[Live
 def fake_llm(module_fake: FakeOpenAI) -> FakeOpenAI:
     """The module's fake, back to a healthy default for each test."""
     module_fake.reply_text, module_fake.responder, module_fake.fail_status = REPLY, None, None
+    module_fake.chunk_delay = 0.0
     return module_fake
 
 
@@ -94,6 +96,32 @@ def test_streamed_chat_streams_the_models_answer(kapa: MainSetup, fake_llm: Fake
     assert kapa.url("webhooks.html") in prompt["content"]
     assert "X-Skyloom-Signature" in prompt["content"]
     assert QUESTION in prompt["content"]
+
+
+def test_a_reader_leaving_mid_stream_still_leaves_the_question_stored(
+    kapa: MainSetup, fake_llm: FakeOpenAI, llm_server: LiveServer
+) -> None:
+    """The question was asked even if nobody read the end of the answer: it is stored with the part that was
+    sent (for the thread and the analytics)."""
+    fake_llm.reply_text = " ".join(f"word{i}" for i in range(60))
+    fake_llm.chunk_delay = 0.05  # 3 s for the whole answer
+    with client(llm_server, kapa) as c:
+        with c.stream("POST", f"/query/v1/projects/{kapa.a.id}/chat/stream/", json={"query": QUESTION}) as resp:
+            assert resp.status_code == 200
+            received = b""
+            for part in resp.iter_bytes():
+                received += part
+                if received.count(b'"partial_answer"') >= 3:
+                    break  # leaving the with-block closes the connection mid-answer
+        thread_id = parse_stream(received[: received.rindex(SEPARATOR) + len(SEPARATOR)])[0]["content"]["thread_id"]
+        deadline = time.monotonic() + 20
+        while not (stored := c.get(f"/query/v1/threads/{thread_id}/").json()["question_answers"]):
+            assert time.monotonic() < deadline, "the interrupted question was never stored"
+            time.sleep(0.1)
+    [qa] = stored
+    assert qa["question"] == QUESTION
+    assert qa["answer"] and fake_llm.reply_text.startswith(qa["answer"]), qa["answer"]
+    assert len(qa["answer"]) < len(fake_llm.reply_text), "the answer stored is the part sent, not the whole one"
 
 
 def test_plain_chat_returns_and_stores_the_models_answer(

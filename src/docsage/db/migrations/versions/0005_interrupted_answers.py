@@ -1,0 +1,25 @@
+"""Question-answers whose client disconnected mid-stream are kept, flagged `interrupted`.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("question_answers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("interrupted", sa.Boolean(), nullable=False, server_default=sa.false()))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("question_answers", schema=None) as batch_op:
+        batch_op.drop_column("interrupted")
