@@ -210,6 +210,40 @@ def test_non_public_addresses_are_refused(url: str) -> None:
         check_public_url(url, allow_private=False)
 
 
+class RebindingDNS:
+    """Plays a hostile DNS server (the one outside piece simulated here): the first lookup of `host` answers a
+    public address, every later one 127.0.0.1 — what a short-TTL rebinding domain does. Real lookups of
+    anything else go through."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.lookups = 0
+        self.real = socket.getaddrinfo
+
+    def __call__(self, host: str | bytes | None, port: object, *args: object, **kwargs: object) -> list:  # type: ignore[type-arg]
+        name = host.decode() if isinstance(host, bytes) else host
+        if name != self.host:
+            return self.real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+        self.lookups += 1
+        address = "93.184.215.14" if self.lookups == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port)))]  # type: ignore[call-overload]
+
+
+def test_a_host_that_rebinds_to_loopback_after_the_check_is_never_connected_to(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking the name and then letting the HTTP client resolve it again would connect to 127.0.0.1 on the
+    second answer; the crawler connects only to addresses it checked itself, so the local server is never hit."""
+    site.html("/docs/", "<html><body><main><h1>Internal</h1><p>admin secrets</p></main></body></html>")
+    port = site.base.rsplit(":", 1)[1]
+    dns = RebindingDNS("docs.rebind.example")
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    with pytest.raises(ConnectorError, match="127.0.0.1"):
+        crawl(f"http://docs.rebind.example:{port}/docs/", allow_private=False)
+    assert dns.lookups >= 2, "the connection resolved the name again and was checked"
+    assert site.log == [], "the crawler reached the loopback server"
+
+
 def test_only_http_schemes_are_fetched() -> None:
     with pytest.raises(ConnectorError, match="http"):
         check_public_url("file:///etc/passwd", allow_private=True)

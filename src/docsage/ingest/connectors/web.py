@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
@@ -19,6 +19,7 @@ from posixpath import splitext
 from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
+import httpcore
 import httpx
 
 from docsage.errors import ConnectorError
@@ -83,28 +84,61 @@ def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
+def public_addresses(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to, if all of them are public; BlockedURLError if any is not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConnectorError(f"cannot resolve host {host!r}: {exc}") from None
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
+    for address in addresses:
+        if not _is_public(ipaddress.ip_address(address)):
+            raise BlockedURLError(
+                f"refusing to fetch from {host}: it resolves to the non-public address {address}; "
+                "pass --allow-private to index internal or local sites"
+            )
+    return addresses
+
+
 def check_public_url(url: str, *, allow_private: bool) -> None:
     """Raise unless `url` is http(s) and, without allow_private, every address of its host is public.
 
-    This is what keeps a crawl configured through the API from reaching internal services (SSRF).
+    This is what keeps a crawl configured through the API from reaching internal services (SSRF). It gives
+    an early, clear error; the connection itself is guarded again by _PublicOnlyBackend.
     """
     parts = urlsplit(url)
     host = parts.hostname
     if parts.scheme.lower() not in DEFAULT_PORTS or not host:
         raise ConnectorError(f"only http:// and https:// URLs can be fetched, not {url!r}")
-    if allow_private:
-        return
-    try:
-        infos = socket.getaddrinfo(host, parts.port or DEFAULT_PORTS[parts.scheme.lower()], type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise ConnectorError(f"cannot resolve host {host!r}: {exc}") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not _is_public(address):
-            raise BlockedURLError(
-                f"refusing to fetch from {host}: it resolves to the non-public address {address}; "
-                "pass --allow-private to index internal or local sites"
-            )
+    if not allow_private:
+        public_addresses(host, parts.port or DEFAULT_PORTS[parts.scheme.lower()])
+
+
+class _PublicOnlyBackend(httpcore.SyncBackend):
+    """Opens TCP connections to public addresses only, resolving the host itself at connect time.
+
+    Checking a URL and then letting httpx resolve the host again leaves a window: a DNS server that answers
+    a public address to the check and 127.0.0.1 or 169.254.169.254 to the connection (DNS rebinding) gets
+    the crawler into internal services. Here the address checked is the address connected to. TLS is not
+    affected: the handshake still verifies the certificate against the URL's host name.
+    """
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        error: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in public_addresses(host, port):  # like socket.create_connection: first one that answers
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None  # public_addresses never returns an empty list without raising
+        raise error
 
 
 @dataclass(frozen=True)
@@ -131,6 +165,12 @@ class Fetcher:
             headers={"User-Agent": user_agent},
             limits=httpx.Limits(max_connections=max(1, max_connections)),
         )
+        if not allow_private:
+            # httpx has no option for it, so the guarded backend goes onto the client's own connection pool
+            # (direct connections; a proxy configured in the environment keeps its own transport).
+            pool = self.client._transport._pool  # type: ignore[attr-defined]
+            assert isinstance(pool, httpcore.ConnectionPool), "httpx/httpcore changed: re-check the SSRF guard"
+            pool._network_backend = _PublicOnlyBackend()
         self._problems: dict[str, ConnectorError | None] = {}
         self._lock = threading.Lock()
 
@@ -198,6 +238,8 @@ class Fetcher:
                 time.sleep(BACKOFF_S * 2.0**attempt)
             except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 return FetchFailure(url, f"{type(exc).__name__}: {exc}")
+            except ConnectorError as exc:  # refused at connect time by _PublicOnlyBackend
+                return FetchFailure(url, exc.message, skipped=isinstance(exc, BlockedURLError))
         raise AssertionError("unreachable: the last attempt always returns")
 
 
