@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,7 @@ class Site:
 
     pages: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # monotonic arrival time of each logged request
     fail_once: set[str] = field(default_factory=set)
     base: str = ""
 
@@ -37,6 +39,7 @@ def site() -> Iterator[Site]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.log.append(self.path)
+            state.times.append(time.monotonic())
             if self.path in state.fail_once:
                 state.fail_once.discard(self.path)
                 status, headers, body = 503, {"Retry-After": "0"}, b"busy"
@@ -169,6 +172,25 @@ def test_retries_a_temporary_server_error(site: Site) -> None:
     items = crawl(f"{site.base}/flaky.html")
     assert [(item.url, type(item)) for item in items] == [(f"{site.base}/flaky.html", FetchedDocument)]
     assert site.log.count("/flaky.html") == 2
+
+
+@pytest.mark.parametrize(
+    ("rule", "pages", "spacing"), [("Request-rate: 4/1", 6, 0.25), ("Crawl-delay: 1", 1, 1.0)], ids=["rate", "delay"]
+)
+def test_robots_pacing_spaces_requests_even_with_parallel_fetching(
+    site: Site, rule: str, pages: int, spacing: float
+) -> None:
+    """robots.txt pacing holds across the 4 fetch threads: no two requests after robots.txt start closer."""
+    site.pages["/robots.txt"] = (200, {"Content-Type": "text/plain"}, f"User-agent: *\n{rule}\n".encode())
+    links = "".join(f'<a href="p{i}.html">{i}</a>' for i in range(pages))
+    site.html("/docs/", f"<html><body><main><h1>Home</h1><p>Pages: {links}</p></main></body></html>")
+    for i in range(pages):
+        site.html(f"/docs/p{i}.html", f"<html><body><main><h1>Page {i}</h1><p>Text {i}.</p></main></body></html>")
+    items = crawl(f"{site.base}/docs/")
+    assert len([i for i in items if isinstance(i, FetchedDocument)]) == pages + 1
+    after_robots = site.times[site.log.index("/robots.txt") + 1 :]
+    gaps = [b - a for a, b in zip(after_robots, after_robots[1:], strict=False)]
+    assert len(gaps) >= pages + 1 and min(gaps) >= spacing * 0.9, gaps
 
 
 def test_redirect_outside_the_prefix_is_not_followed(site: Site) -> None:

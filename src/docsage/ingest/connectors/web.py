@@ -172,10 +172,29 @@ class Fetcher:
             assert isinstance(pool, httpcore.ConnectionPool), "httpx/httpcore changed: re-check the SSRF guard"
             pool._network_backend = _PublicOnlyBackend()
         self._problems: dict[str, ConnectorError | None] = {}
+        self._delays: dict[str, float] = {}  # origin -> seconds between requests (robots.txt Crawl-delay)
+        self._next_slot: dict[str, float] = {}  # origin -> monotonic time of its next allowed request
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self.client.close()
+
+    def pace(self, origin: str, seconds: float) -> None:
+        """From now on, start requests to `origin` at least `seconds` apart, however many threads fetch."""
+        with self._lock:
+            self._delays[origin] = seconds
+
+    def _wait_turn(self, url: str) -> None:
+        origin = origin_of(url)
+        with self._lock:
+            delay = self._delays.get(origin)
+            if not delay:
+                return
+            now = time.monotonic()
+            slot = max(now, self._next_slot.get(origin, 0.0))
+            self._next_slot[origin] = slot + delay
+        if slot > now:
+            time.sleep(slot - now)
 
     def check(self, url: str) -> None:
         """check_public_url, cached per host so a crawl resolves each host once."""
@@ -219,6 +238,7 @@ class Fetcher:
     def _request(self, url: str) -> tuple[Page, str] | FetchFailure:
         for attempt in range(ATTEMPTS):
             last = attempt == ATTEMPTS - 1
+            self._wait_turn(url)
             try:
                 with self.client.stream("GET", url) as response:
                     status = response.status_code
@@ -441,6 +461,14 @@ class WebConnector:
                 raise ConnectorError(f"{robots_url} answered HTTP {result.status}; not crawling {origin}")
             lines = result.body.decode("utf-8", "replace").splitlines() if 200 <= result.status < 300 else []
             parser.parse(lines)
+            rate = parser.request_rate(self.user_agent)
+            delay = max(
+                float(parser.crawl_delay(self.user_agent) or 0),
+                rate.seconds / rate.requests if rate and rate.requests else 0.0,
+            )
+            if delay > 0:
+                log.info("%s asks for %.1f s between requests: honoured", robots_url, delay)
+                fetcher.pace(origin, delay)
             self._robots[origin] = parser
             return parser
 
