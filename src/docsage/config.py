@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         description="...or when BM25 and the embedding both rank a passage in their top 3 and its cosine "
         "reaches this; otherwise the answer is marked uncertain.",
     )
+    term_coverage_threshold: float = Field(
+        default=0.4,
+        ge=0.0,
+        le=1.0,
+        description="...and one passage must contain this share of the question's term weight (BM25 IDF of its "
+        "words): catches questions on a covered topic whose specific subject the docs lack. 0 turns it off.",
+    )
 
     crawl_max_pages: int = Field(default=500, description="Default page limit of the website connector.")
     crawl_concurrency: int = Field(default=4, description="Concurrent requests of the website connector.")

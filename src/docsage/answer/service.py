@@ -9,29 +9,6 @@ from docsage.answer.citations import link_citations
 from docsage.answer.events import AnswerEvent, SourcesEvent, TextDelta
 from docsage.config import Settings
 from docsage.retrieval.service import RetrievalService
-from docsage.retrieval.types import Hit
-
-AGREEMENT_RANK = 3
-
-
-def is_covered(hits: list[Hit], threshold: float, agreement_threshold: float = 1.0) -> bool:
-    """Do the docs cover the question?
-
-    Yes when the best passage's cosine similarity reaches `threshold`, or when both retrievers rank the
-    same passage in their top 3 and its cosine reaches `agreement_threshold`: short, specific questions
-    score low cosines even against the right passage, but then BM25 and the embedding agree on it.
-    Cosine is absolute (fused scores are only relative); `docsage eval --calibrate` measures both rules.
-    """
-    if not hits:
-        return False
-    if max(h.dense_score for h in hits) >= threshold:
-        return True
-    return any(
-        0 < h.lexical_rank <= AGREEMENT_RANK
-        and 0 < h.dense_rank <= AGREEMENT_RANK
-        and h.dense_score >= agreement_threshold
-        for h in hits
-    )
 
 
 class AnswerService:
@@ -55,7 +32,7 @@ class AnswerService:
         hits = self.retrieval.search(
             project_id, query, top_k=top_k or self.settings.retrieval_top_k, source_ids=source_ids
         )
-        covered = is_covered(hits, self.settings.uncertain_threshold, self.settings.agreement_threshold)
+        covered = self.retrieval.covers(project_id, query, hits)
         yield SourcesEvent(hits, query, covered)
         tail: list[AnswerEvent] = []  # the provider's metadata event, sent after the last (linked) delta
 

@@ -18,7 +18,6 @@ from docsage.answer.events import (
     StartEvent,
     TextDelta,
 )
-from docsage.answer.service import is_covered
 from docsage.chat.service import save_answer, sources_of
 from docsage.config import Settings
 from docsage.db.conversations import ThreadRepository
@@ -135,7 +134,7 @@ class CustomChatService:
                 stream = self.provider.complete(final, json_mode=req.json_mode)
             else:  # no language model: answer the query from the passages, as the regular chat would
                 question = query or retrieval_query or next((c for r, c in reversed(messages) if r == "user"), "")
-                covered = is_covered(hits, self.settings.uncertain_threshold, self.settings.agreement_threshold)
+                covered = self.retrieval.covers(req.project_id, retrieval_query or question, hits)
                 stream = self.provider.generate(AnswerRequest(question, hits, [], covered))
                 if req.json_mode:
                     stream = _as_json(stream, hits)

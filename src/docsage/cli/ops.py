@@ -266,7 +266,8 @@ def _calibrate(datasets: list[str], off_topic: str | None, as_json: bool) -> Non
         s = services().settings
         console.print(
             f"configured rule (cosine ≥ {s.uncertain_threshold} or top-3 agreement with cosine ≥ "
-            f"{s.agreement_threshold}): answerable covered {c.rule_answerable_covered:.1%}, held-out uncertain "
+            f"{s.agreement_threshold}, and one passage with ≥ {s.term_coverage_threshold:.0%} of the question's "
+            f"term weight): answerable covered {c.rule_answerable_covered:.1%}, held-out uncertain "
             f"{c.rule_held_out_uncertain:.1%}, off-topic uncertain {c.rule_off_topic_uncertain:.1%}",
             highlight=False,
         )

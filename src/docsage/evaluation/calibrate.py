@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from docsage.answer.service import is_covered
 from docsage.config import Settings
 from docsage.evaluation.beir import load_beir
 from docsage.evaluation.runner import corpus_items
@@ -39,7 +38,7 @@ class Calibration:
     answerable: int
     held_out: int
     off_topic: int
-    rule_answerable_covered: float  # the configured rule (cosine threshold or retriever agreement)
+    rule_answerable_covered: float  # the configured rule (cosine or retriever agreement, and term coverage)
     rule_held_out_uncertain: float
     rule_off_topic_uncertain: float
     scores: dict[str, list[float]]
@@ -80,9 +79,9 @@ def calibrate(
     # Whether the configured two-part rule (is_covered) judges each question covered.
     covered: dict[str, list[bool]] = {"answerable": [], "held_out": [], "off_topic": []}
 
-    def judge(group: str, hits: list[Hit]) -> None:
+    def judge(group: str, query: str, hits: list[Hit]) -> None:
         scores[group].append(max((h.dense_score for h in hits), default=0.0))
-        covered[group].append(is_covered(hits, settings.uncertain_threshold, settings.agreement_threshold))
+        covered[group].append(services.retrieval.covers(project.id, query, hits))
 
     with tempfile.TemporaryDirectory() as tmp:
         services = Services(settings.model_copy(update={"home": Path(tmp), "database_url": ""}))
@@ -92,14 +91,15 @@ def calibrate(
         for qid, text in dataset.queries.items():
             relevant = {d for d, r in dataset.qrels[qid].items() if r > 0}
             hits = services.retrieval.search(project.id, text, top_k=depth, candidates=depth)
-            judge("answerable", hits[:top_k])
+            judge("answerable", text, hits[:top_k])
             judge(
                 "held_out",
+                text,
                 held_out(hits, {h.source_url for h in hits if url_to_id.get(h.source_url) in relevant})[:top_k],
             )
         if off_topic is not None:
             for text in list(off_topic.queries.values())[:200]:
-                judge("off_topic", services.retrieval.search(project.id, text, top_k=top_k))
+                judge("off_topic", text, services.retrieval.search(project.id, text, top_k=top_k))
         services.database.engine.dispose()
     negatives = [scores["held_out"], scores["off_topic"]]
     t, bacc, tpr, tnr = best_threshold(scores["answerable"], negatives, min_answerable_recall)

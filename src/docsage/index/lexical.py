@@ -84,6 +84,17 @@ class LexicalPostings:
             self._segments[tid] = [merged]
             return merged
 
+    def idf(self, terms: list[str], alive: npt.NDArray[np.bool_]) -> dict[str, float]:
+        """BM25 IDF of each term over the alive rows (the weight `score` gives a match of it)."""
+        n_alive = int(np.count_nonzero(alive))
+        out: dict[str, float] = {}
+        for term in terms:
+            tid = self.vocab.get(term)
+            rows = self._postings(tid)[0] if tid is not None and self._segments[tid] else None
+            df = int(np.count_nonzero(alive[rows])) if rows is not None else 0
+            out[term] = float(np.log(1.0 + (n_alive - df + 0.5) / (df + 0.5)))
+        return out
+
     def score(self, query_terms: list[str], alive: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
         """BM25 score of every row (0 for rows matching no query term or not alive).
 

@@ -219,6 +219,10 @@ class SQLiteIndex:
             dense[dense_top],
         )
 
+    def term_weights(self, session: Session, project_id: str, terms: list[str]) -> dict[str, float]:
+        arrays = self._arrays(session, project_id)
+        return arrays.lexical.idf(terms, arrays.alive[: arrays.n])
+
     def load(self, session: Session, pks: list[int]) -> dict[int, StoredChunk]:
         if not pks:
             return {}

@@ -11,6 +11,8 @@ from docsage.db.engine import Database
 from docsage.embed.base import Embedder
 from docsage.errors import InvalidInputError
 from docsage.index.base import CandidateSet, IndexBackend
+from docsage.index.lexical import analyze
+from docsage.retrieval.coverage import is_covered
 from docsage.retrieval.hybrid import rrf, zscore
 from docsage.retrieval.types import Hit
 
@@ -96,3 +98,22 @@ class RetrievalService:
             if (pk := int(cands.pks[i])) in stored
         ]
         return prune_to_chars(hits, max_chars) if max_chars is not None else hits
+
+    def term_weights(self, project_id: str, query: str) -> dict[str, float]:
+        """BM25 IDF of each of the query's index terms over the project's live chunks (absent terms weigh most)."""
+        terms = list(dict.fromkeys(analyze(query)))
+        if not terms:
+            return {}
+        with self.database.session() as session:
+            return self.index.term_weights(session, project_id, terms)
+
+    def covers(self, project_id: str, query: str, hits: list[Hit]) -> bool:
+        """Whether these passages (found for `query`) cover it, by the configured rule (see coverage.py)."""
+        s = self.settings
+        return is_covered(
+            hits,
+            threshold=s.uncertain_threshold,
+            agreement_threshold=s.agreement_threshold,
+            term_weights=self.term_weights(project_id, query) if s.term_coverage_threshold > 0 and hits else None,
+            term_share=s.term_coverage_threshold,
+        )

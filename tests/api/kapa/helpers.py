@@ -53,6 +53,13 @@ def types_of(chunks: list[dict[str, Any]]) -> list[str]:
     return [c["type"] for c in chunks]
 
 
+def content_of(chunks: list[dict[str, Any]], chunk_type: str) -> Any:
+    """The content of the one chunk of this type in a stream (asserts there is exactly one)."""
+    found = [c["content"] for c in chunks if c["type"] == chunk_type]
+    assert len(found) == 1, f"{len(found)} {chunk_type} chunks in {types_of(chunks)}"
+    return found[0]
+
+
 def streamed_text(chunks: list[dict[str, Any]]) -> str:
     texts = [c["content"]["text"] for c in chunks if c["type"] == "partial_answer"]
     assert all(isinstance(t, str) for t in texts)

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from .conftest import MainSetup
-from .helpers import assert_json_error, page_name, parse_stream, streamed_text, types_of
+from .helpers import assert_json_error, content_of, page_name, parse_stream, streamed_text, types_of
 
 OFF_TOPIC = "what is the boiling point of tungsten?"
 NOT_FOUND = re.compile(r"could(?:n't|n’t| not) find", re.IGNORECASE)
@@ -178,7 +178,7 @@ def stream(kapa: MainSetup, path: str, query: str) -> list[dict]:
 def assert_stream_shape(chunks: list[dict]) -> None:
     kinds = types_of(chunks)
     assert kinds[0] == "stream_start"
-    assert kinds[-3:] == ["relevant_sources", "metadata", "identifiers"], kinds
+    assert kinds[-3:] == ["metadata", "identifiers", "relevant_sources"], kinds
     middle = kinds[1:-3]
     assert len(middle) >= 2 and set(middle) == {"partial_answer"}, kinds
     assert [c["stream_end"] for c in chunks] == [False] * (len(chunks) - 1) + [True]
@@ -189,20 +189,20 @@ def test_streamed_chat_framing_and_order(kapa: MainSetup) -> None:
     chunks = stream(kapa, f"/query/v1/projects/{kapa.a.id}/chat/stream/", "How do I verify webhook signatures?")
     assert_stream_shape(chunks)
 
-    start, ids = chunks[0]["content"], chunks[-1]["content"]
+    start, ids = chunks[0]["content"], content_of(chunks, "identifiers")
     assert set(start) == {"thread_id"}
     assert set(ids) == {"thread_id", "question_answer_id"}
     assert ids["thread_id"] == start["thread_id"]
     uuid.UUID(ids["question_answer_id"])
 
-    sources = chunks[-3]["content"]["relevant_sources"]
+    sources = content_of(chunks, "relevant_sources")["relevant_sources"]
     assert sources
     for source in sources:
         assert set(source) == {"source_url", "title", "subtitle", "source_type", "contains_internal_data"}
         assert all(isinstance(source[k], str) for k in ("source_url", "title", "subtitle", "source_type"))
         assert isinstance(source["contains_internal_data"], bool)
     assert sources[0]["source_url"] == kapa.url("webhooks.html")
-    assert chunks[-2]["content"] == {"is_uncertain": False}
+    assert content_of(chunks, "metadata") == {"is_uncertain": False}
 
     # The streamed text is the stored answer, to the character.
     stored = get_thread(kapa, ids["thread_id"])["question_answers"]
@@ -215,23 +215,23 @@ def test_streamed_chat_framing_and_order(kapa: MainSetup) -> None:
 def test_streamed_off_topic_answer_is_uncertain(kapa: MainSetup) -> None:
     chunks = stream(kapa, f"/query/v1/projects/{kapa.a.id}/chat/stream/", OFF_TOPIC)
     assert_stream_shape(chunks)
-    assert chunks[-2]["content"] == {"is_uncertain": True}
+    assert content_of(chunks, "metadata") == {"is_uncertain": True}
     assert NOT_FOUND.search(streamed_text(chunks))
 
 
 def test_streamed_chat_in_thread_continues_the_thread(kapa: MainSetup) -> None:
     first = stream(kapa, f"/query/v1/projects/{kapa.a.id}/chat/stream/", "How often does the daemon sync?")
-    thread_id = first[-1]["content"]["thread_id"]
+    thread_id = content_of(first, "identifiers")["thread_id"]
     follow = stream(kapa, f"/query/v1/threads/{thread_id}/chat/stream/", "How do I change it?")
     assert_stream_shape(follow)
     assert follow[0]["content"]["thread_id"] == thread_id
-    assert follow[-1]["content"]["thread_id"] == thread_id
+    assert content_of(follow, "identifiers")["thread_id"] == thread_id
     assert "sync_interval_seconds" in streamed_text(follow)
 
     stored = get_thread(kapa, thread_id)["question_answers"]
     assert [qa["id"] for qa in stored] == [
-        first[-1]["content"]["question_answer_id"],
-        follow[-1]["content"]["question_answer_id"],
+        content_of(first, "identifiers")["question_answer_id"],
+        content_of(follow, "identifiers")["question_answer_id"],
     ]
     assert [qa["answer"] for qa in stored] == [streamed_text(first), streamed_text(follow)]
 
@@ -241,8 +241,9 @@ def test_streamed_and_plain_chat_agree(kapa: MainSetup) -> None:
     plain = chat(kapa, question)
     chunks = stream(kapa, f"/query/v1/projects/{kapa.a.id}/chat/stream/", question)
     assert streamed_text(chunks) == plain["answer"]
-    assert chunks[-2]["content"]["is_uncertain"] == plain["is_uncertain"]
-    streamed_sources = [(s["source_url"], s["title"]) for s in chunks[-3]["content"]["relevant_sources"]]
+    assert content_of(chunks, "metadata")["is_uncertain"] == plain["is_uncertain"]
+    streamed = content_of(chunks, "relevant_sources")["relevant_sources"]
+    streamed_sources = [(s["source_url"], s["title"]) for s in streamed]
     assert streamed_sources == [(s["source_url"], s["title"]) for s in plain["relevant_sources"]]
 
 

@@ -12,7 +12,16 @@ from conftest import LiveServer, serve
 from fakes.openai_server import FakeOpenAI
 
 from .conftest import UNLIMITED, MainSetup
-from .helpers import SEPARATOR, assert_json_error, cited_urls, parse_stream, streamed_text, types_of, unlink_citations
+from .helpers import (
+    SEPARATOR,
+    assert_json_error,
+    cited_urls,
+    content_of,
+    parse_stream,
+    streamed_text,
+    types_of,
+    unlink_citations,
+)
 
 MODEL = "skyloom-test-model"
 QUESTION = "How do I verify webhook signatures?"
@@ -71,16 +80,16 @@ def test_streamed_chat_streams_the_models_answer(kapa: MainSetup, fake_llm: Fake
         assert resp.status_code == 200, resp.text
         chunks = parse_stream(resp.content)
         kinds = types_of(chunks)
-        assert kinds[0] == "stream_start" and kinds[-3:] == ["relevant_sources", "metadata", "identifiers"], kinds
+        assert kinds[0] == "stream_start" and kinds[-3:] == ["metadata", "identifiers", "relevant_sources"], kinds
         # The fake streams one word per chunk; docsage passes them on as they come, not as one block.
         assert kinds.count("partial_answer") >= len(REPLY.split()) - 2
         text = streamed_text(chunks)
         assert unlink_citations(text) == REPLY
         # The [1] marker became a link to passage 1: the webhooks page.
         assert cited_urls(text) == [kapa.url("webhooks.html")]
-        assert chunks[-2]["content"] == {"is_uncertain": False}
+        assert content_of(chunks, "metadata") == {"is_uncertain": False}
 
-        ids = chunks[-1]["content"]
+        ids = content_of(chunks, "identifiers")
         thread = c.get(f"/query/v1/threads/{ids['thread_id']}/").json()
     assert [qa["id"] for qa in thread["question_answers"]] == [ids["question_answer_id"]]
     assert thread["question_answers"][0]["answer"] == text

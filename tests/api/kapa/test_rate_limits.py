@@ -30,7 +30,7 @@ def test_third_chat_in_a_minute_is_429(rate_limited_server: LiveServer, rate_lim
         assert first.status_code == 200, first.text
         streamed = c.post(f"/query/v1/projects/{p.id}/chat/stream/", json={"query": "How often does the daemon sync?"})
         assert streamed.status_code == 200, streamed.text
-        assert parse_stream(streamed.content)[-1]["type"] == "identifiers"
+        assert "identifiers" in [c["type"] for c in parse_stream(streamed.content)]
         third = c.post(f"/query/v1/threads/{first.json()['thread_id']}/chat/", json={"query": "And then?"})
         assert_throttled(third)
         assert_throttled(c.post(f"/query/v1/projects/{p.id}/chat/stream/", json={"query": "Hello?"}))

@@ -36,7 +36,7 @@ CLIENT_DIR = Path(__file__).resolve().parents[2] / "clients" / "node"
 PROBE = CLIENT_DIR / "kapa_sdk_probe.mjs"
 SDK_VERSION = "0.13.1"
 PROBE_VARS = ("BASE_URL", "MODE", "QUERY", "WEBSITE_ID", "PROJECT_ID", "API_KEY", "THREAD_ID", "FEEDBACK")
-STREAM_ORDER = ["stream_start", "partial_answer", "relevant_sources", "metadata", "identifiers"]
+STREAM_ORDER = ["stream_start", "partial_answer", "metadata", "identifiers", "relevant_sources"]
 CITATION = re.compile(r"\[\[(\d+)\]\]\(([^)\s]+)\)")
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 

@@ -115,17 +115,19 @@ def _frame(chunk_type: str, content: Any, end: bool = False) -> str:
 def kapa_stream(events: Iterator[AnswerEvent], internal: dict[str, bool]) -> Iterator[str]:
     """The Kapa stream: JSON objects each followed by U+241E (not SSE, and the last one too).
 
-    Order: stream_start, partial_answer…, relevant_sources, metadata, identifiers (stream_end). Sources come
-    after the text because the official React SDK keeps only the sources whose URL the answer received so far
-    mentions; sent first, they would all be dropped.
+    Order: stream_start, partial_answer…, metadata, identifiers, relevant_sources; the last object carries
+    `stream_end: true` (also when there are no identifiers: custom chat with persist_answer false). Sources
+    come last because the official React SDK keeps only the sources whose URL the answer text it holds at that
+    moment mentions, and in a browser it releases streamed text gradually until `identifiers` flushes it: sent
+    any earlier, the sources cited near the end of the answer (or all of them) would be dropped.
     """
     sources: SourcesEvent | None = None
+    held: list[tuple[str, dict[str, Any]]] = []  # tail objects, held so that the last one can say stream_end
 
-    def flush_sources() -> Iterator[str]:
-        nonlocal sources
-        if sources is not None:
-            yield _frame("relevant_sources", {"relevant_sources": _relevant(sources.hits, internal, streamed=True)})
-            sources = None
+    def release(*, end: bool = False) -> Iterator[str]:
+        for i, (kind, content) in enumerate(held):
+            yield _frame(kind, content, end=end and i == len(held) - 1)
+        held.clear()
 
     try:
         for event in events:
@@ -134,19 +136,24 @@ def kapa_stream(events: Iterator[AnswerEvent], internal: dict[str, bool]) -> Ite
             elif isinstance(event, SourcesEvent):
                 sources = event
             elif isinstance(event, TextDelta):
+                yield from release()
                 yield _frame("partial_answer", {"text": event.text})
             elif isinstance(event, MetadataEvent):
-                yield from flush_sources()
-                yield _frame("metadata", {"is_uncertain": event.is_uncertain})
+                held.append(("metadata", {"is_uncertain": event.is_uncertain}))
             elif isinstance(event, IdentifiersEvent):
-                yield from flush_sources()
                 ids = {"thread_id": event.thread_id, "question_answer_id": event.question_answer_id}
-                yield _frame("identifiers", ids, end=True)
+                held.append(("identifiers", ids))
             elif isinstance(event, ErrorEvent):
+                yield from release()
                 yield _frame("error", {"reason": event.reason}, end=True)
                 return
     except DocsageError as exc:
+        yield from release()
         yield _frame("error", {"reason": exc.message}, end=True)
+        return
+    if sources is not None:
+        held.append(("relevant_sources", {"relevant_sources": _relevant(sources.hits, internal, streamed=True)}))
+    yield from release(end=True)
 
 
 def _streaming(events: Iterator[AnswerEvent], internal: dict[str, bool]) -> StreamingResponse:
