@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from docsage.db.conversations import (
@@ -22,6 +22,16 @@ from docsage.errors import InvalidInputError, NotFoundError
 
 PERIODS = ("HOUR", "DAY", "WEEK", "MONTH", "YEAR")
 MAX_PERIODS = 10_000
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9000  # dates outside cannot be questions, and near year 1 or 9999 the calendar
+# arithmetic of the buckets (and of time zones) overflows
+
+
+def in_range(value: date | datetime, name: str) -> None:
+    """InvalidInputError unless the date lies between EARLIEST_YEAR and LATEST_YEAR."""
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise InvalidInputError(f"{name} must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
 
 
 def as_utc(value: datetime) -> datetime:
@@ -70,8 +80,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created, thread_id = raw.split("|", 1)
-        return datetime.fromisoformat(created), thread_id
-    except (ValueError, UnicodeDecodeError) as exc:
+        when = datetime.fromisoformat(created)
+        in_range(when, "cursor")
+        return when, thread_id
+    except (ValueError, UnicodeDecodeError, InvalidInputError) as exc:
         raise InvalidInputError("invalid cursor") from exc
 
 

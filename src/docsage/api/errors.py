@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -65,9 +66,32 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, 422, errors)
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse | HTMLResponse:
         log.exception("unhandled error", exc_info=exc)
-        return JSONResponse({"detail": "internal server error"}, status_code=500)
+        return error_response(request, 500, "internal server error")
+
+
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _unstorable_json(scope: Scope, messages: list[Message]) -> str | None:
+    """Why a JSON body cannot be taken as text, if it cannot: JSON may escape a lone UTF-16 surrogate
+    (`"\\ud800"`), which Python decodes into a string that no UTF-8 database, log or response can hold. Such
+    a body is refused up front, so no route has to stumble on it half-way (or store it and break later reads).
+    """
+    content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+    if b"json" not in content_type:
+        return None
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+    if not SURROGATE_ESCAPE.search(body):
+        return None  # the fast path: no surrogate escape at all (valid pairs, e.g. escaped emoji, are checked)
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "request body contains a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not valid text"
+    except (ValueError, RecursionError):
+        return None  # malformed JSON: the route reports it in its own words
+    return None
 
 
 class BodyLimitMiddleware:
@@ -105,6 +129,10 @@ class BodyLimitMiddleware:
                 return
             if not message.get("more_body", False):
                 break
+        problem = _unstorable_json(scope, messages)
+        if problem:
+            await self._reject(send, path, problem, status=422)
+            return
         replay = iter(messages)
 
         async def replayed() -> Message:
@@ -112,13 +140,13 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replayed, send)
 
-    async def _reject(self, send: Send, path: str, message: str) -> None:
+    async def _reject(self, send: Send, path: str, message: str, status: int = 413) -> None:
         shape = {"success": False, "error": message} if path.startswith(CHATBOT_PREFIX) else {"detail": message}
         body = json.dumps(shape).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
             }
         )

@@ -18,7 +18,7 @@ from docsage.answer.events import (
     StartEvent,
     TextDelta,
 )
-from docsage.chat.service import save_answer, sources_of
+from docsage.chat.service import require_integration, save_answer, sources_of
 from docsage.config import Settings
 from docsage.db.conversations import ThreadRepository
 from docsage.db.engine import Database
@@ -95,11 +95,15 @@ class CustomChatService:
         retrieval_query = req.retrieval_query or query
         if req.use_retrieval and not retrieval_query:
             raise InvalidInputError("retrieval needs a query message or a retrieval_query")
-        thread_id = self._thread(req) if req.persist_answer else None
+        thread_id = self._thread(req)
         return self._events(req, result, messages, query, retrieval_query, thread_id, redacted)
 
-    def _thread(self, req: CustomChatRequest) -> str:
+    def _thread(self, req: CustomChatRequest) -> str | None:
+        """The new thread the answer will be stored in (None when it is not to be stored)."""
         with self.database.session() as session:
+            require_integration(session, req.project_id, req.integration_id)
+            if not req.persist_answer:
+                return None
             return (
                 ThreadRepository(session).add(Thread(project_id=req.project_id, integration_id=req.integration_id)).id
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from docsage.db.conversations import FeedbackRepository, QuestionAnswerRepository, TicketOutcomeRepository
@@ -23,6 +24,10 @@ class FeedbackService:
         """One feedback record per (question-answer, user): a second call updates the first."""
         if reaction not in REACTIONS:
             raise InvalidInputError(f"reaction must be one of {', '.join(REACTIONS)}")
+        try:  # a comment decoded from a JSON string can hold lone surrogates no UTF-8 column can store
+            json.dumps(comment, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputError("comment contains a lone UTF-16 surrogate, which is not valid text") from None
         with self.database.session() as session:
             qa = QuestionAnswerRepository(session).get(qa_id)
             if qa is None or qa.project_id != project_id:

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from docsage.answer.base import Turn
 from docsage.answer.events import (
     AnswerEvent,
@@ -57,6 +59,14 @@ class ChatRequest:
     redact: bool = False
     source_ids: list[str] | None = None
     api_key_id: str | None = None  # the chatbot app the question came through
+
+
+def require_integration(session: Session, project_id: str, integration_id: str | None) -> None:
+    """NotFoundError unless the integration (when one is named) belongs to the project."""
+    if integration_id is not None:
+        integration = IntegrationRepository(session).get(integration_id)
+        if integration is None or integration.project_id != project_id:
+            raise NotFoundError(f"integration {integration_id} not found")
 
 
 def sources_of(hits: list[Hit]) -> list[dict[str, Any]]:
@@ -152,10 +162,7 @@ class ChatService:
     def _open_thread(self, req: ChatRequest, end_user_id: str | None) -> tuple[str, list[Turn], bool]:
         """(thread id, earlier turns, created now) — a thread of another project is 'not found'."""
         with self.database.session() as session:
-            if req.integration_id is not None:
-                integration = IntegrationRepository(session).get(req.integration_id)
-                if integration is None or integration.project_id != req.project_id:
-                    raise NotFoundError(f"integration {req.integration_id} not found")
+            require_integration(session, req.project_id, req.integration_id)
             threads = ThreadRepository(session)
             if req.thread_id is None:
                 thread = threads.add(

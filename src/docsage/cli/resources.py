@@ -196,7 +196,11 @@ def source_add(
     ref: Annotated[str | None, typer.Option("--ref", help="git: branch, tag or commit.")] = None,
     url_template: Annotated[
         str | None,
-        typer.Option("--url-template", help="git: citation URL, e.g. https://github.com/o/r/blob/{ref}/{path}"),
+        typer.Option(
+            "--url-template",
+            help="folder, git: citation URL built from the file's {path} (git also {ref}, {commit}), "
+            "e.g. https://docs.example.com/{path}",
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from docsage.config import get_settings
 from docsage.db.documents import DocumentRepository
 from docsage.db.engine import Database
 from docsage.db.integrations import IntegrationRepository
@@ -18,6 +19,7 @@ from docsage.db.projects import ProjectRepository
 from docsage.db.sources import IngestRunRepository, SourceRepository
 from docsage.errors import InvalidInputError, NotFoundError
 from docsage.index.base import IndexBackend
+from docsage.ingest.connectors.registry import CONNECTORS
 
 DEFAULT_TEAM = "default"
 KEY_SCHEMES = ("x-api-key", "bearer")
@@ -53,9 +55,14 @@ class CreatedKey:
 
 
 def _check_origin(origin: str) -> str:
-    parsed = urlparse(origin)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/"):
-        raise InvalidInputError(f"allowed origin must look like https://host[:port], got {origin!r}")
+    problem = InvalidInputError(f"allowed origin must look like https://host[:port], got {origin!r}")
+    try:
+        parsed = urlparse(origin)
+        port_ok = parsed.port is None or parsed.port > 0  # .port raises ValueError past 65535
+    except ValueError:
+        raise problem from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path not in ("", "/") or not port_ok:
+        raise problem
     return f"{parsed.scheme}://{parsed.netloc}".lower()
 
 
@@ -173,6 +180,10 @@ class ProjectService:
                 )
             )
 
+    def integration_in(self, project_id: str, integration_id: str) -> bool:
+        integration = self.find_integration(integration_id)
+        return integration is not None and integration.project_id == project_id
+
     def find_integration(self, integration_id: str) -> Integration | None:
         with self.database.session() as session:
             return IntegrationRepository(session).get(integration_id)
@@ -201,6 +212,8 @@ class ProjectService:
             location = str(path.resolve())
         if source_type == "web" and urlparse(location).scheme not in ("http", "https"):
             raise InvalidInputError(f"a web source needs an http(s) URL, got {location!r}")
+        if source_type in CONNECTORS:  # options a connector refuses (a bad url_template…) fail now, not at ingest
+            CONNECTORS[source_type](location, options or {}, get_settings())
         with self.database.session() as session:
             return SourceRepository(session).add(
                 Source(

@@ -27,8 +27,8 @@ async def _body_api_key(request: Request) -> str | None:
         return None
     try:
         body = await request.json()
-    except ValueError:
-        return None
+    except (ValueError, RecursionError):
+        return None  # not a JSON object we can read a key from: the route reports the body itself
     value = body.get("api_key") if isinstance(body, dict) else None
     return value if isinstance(value, str) else None
 

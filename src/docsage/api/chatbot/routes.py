@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from docsage.analytics.service import in_range
 from docsage.answer.events import (
     AnswerEvent,
     ErrorEvent,
@@ -127,6 +128,7 @@ def feedback(body: FeedbackIn, app: AppDep, services: ServicesDep) -> dict[str, 
 def _day(value: date | None, *, end: bool) -> datetime | None:
     if value is None:
         return None
+    in_range(value, "end_date" if end else "start_date")
     start = datetime.combine(value, time.min, tzinfo=UTC)
     return start + timedelta(days=1) if end else start
 
@@ -163,7 +165,7 @@ def usage(
 def sessions(
     app: AppDep,
     services: ServicesDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
     include_all: Annotated[bool, Query(description="All sessions of the project, not only this app's.")] = False,
 ) -> dict[str, Any]:

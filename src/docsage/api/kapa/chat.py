@@ -41,7 +41,7 @@ from docsage.api.kapa.schemas import (
 )
 from docsage.chat.custom import CustomChatRequest, CustomChatResult
 from docsage.chat.service import ChatRequest, EndUserInfo, collect, sources_of
-from docsage.errors import DocsageError, ProviderError
+from docsage.errors import DocsageError, NotFoundError, ProviderError
 from docsage.redaction import redact
 from docsage.services import Services
 
@@ -185,8 +185,8 @@ def chat_in_thread(thread_id: str, body: ChatIn, request: Request, who: Principa
 def chat_stream(
     project_id: str, body: ChatIn, request: Request, who: PrincipalDep, services: ServicesDep
 ) -> StreamingResponse:
-    """Streamed chat: JSON chunks each followed by U+241E — stream_start, partial_answer…, relevant_sources,
-    metadata, identifiers (stream_end) — or an error chunk."""
+    """Streamed chat: JSON chunks each followed by U+241E — stream_start, partial_answer…, metadata, identifiers,
+    relevant_sources (the last, with stream_end true) — or an error chunk."""
     own_project(project_id, who)
     limit_chat(services, who)
     events = services.chat.stream(_chat_request(project_id, body, request))
@@ -212,6 +212,8 @@ async def retrieval(
     """Hybrid search without generation: the most relevant passages within `max_chars`, best first."""
     own_project(project_id, who)
     limit_retrieval(services, who)
+    if body.integration_id is not None and not services.projects.integration_in(project_id, str(body.integration_id)):
+        raise NotFoundError(f"integration {body.integration_id} not found")
     query = redact(body.query)[0] if body.redact_query else body.query
     hits = await run_search(
         request,
@@ -404,3 +406,15 @@ def custom_chat_stream(
     limit_chat(services, who)
     req = _custom_request(project_id, body, services)
     return _streaming(services.custom_chat.run(req, CustomChatResult()), req.internal_sources)
+
+
+# Seed 003 documents custom chat as `POST /query/v1/chat/custom` (no project in the path): there the key's own
+# project is meant. Same handlers, same framing; hidden from the schema to keep one documented route each.
+@router.post("/chat/custom/", response_model=CustomChatOut, include_in_schema=False)
+def custom_chat_of_key(body: CustomChatIn, who: PrincipalDep, services: ServicesDep) -> CustomChatOut:
+    return custom_chat(who.project_id, body, who, services)
+
+
+@router.post("/chat/custom/stream/", include_in_schema=False)
+def custom_chat_stream_of_key(body: CustomChatIn, who: PrincipalDep, services: ServicesDep) -> StreamingResponse:
+    return custom_chat_stream(who.project_id, body, who, services)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from docsage.analytics.service import ThreadView
+from docsage.analytics.service import ThreadView, in_range
 from docsage.api.kapa.deps import PrincipalDep, ServicesDep, own_project
 from docsage.api.kapa.schemas import (
     ActivityOut,
@@ -27,8 +27,12 @@ from docsage.api.kapa.schemas import (
 from docsage.db.models import Feedback, Integration, QuestionAnswer
 
 router = APIRouter(prefix="/query/v1")
-Page = Annotated[int, Query(ge=1, description="A page number within the paginated result set.")]
+Page = Annotated[int, Query(ge=1, le=1_000_000_000, description="A page number within the paginated result set.")]
 PageSize = Annotated[int, Query(ge=1, le=500, description="Number of results to return per page.")]
+
+
+ORDERING_HELP = "Field to order by, `-` first for descending: {}. Other fields are ignored (default order)."
+END_USER_ORDERINGS = ("latest_activity_at", "first_activity_at", "email", "question_answer_count")
 
 
 def _page_url(request: Request, page: int, last: int) -> str | None:
@@ -185,6 +189,9 @@ def activity(
 ) -> Any:
     """Questions, uncertain answers, votes, unique users and support-ticket deflection, over time and in total."""
     own_project(project_id, who)
+    for value, name in ((start_date_time, "start_date_time"), (end_date_time, "end_date_time")):
+        if value is not None:
+            in_range(value, name)
     end = end_date_time or datetime.now(UTC)
     start = start_date_time or end - timedelta(days=30)
     return services.analytics.activity(project_id, start, end, aggregation_period, integration_filter)
@@ -220,11 +227,13 @@ def list_question_answers(
     request: Request,
     who: PrincipalDep,
     services: ServicesDep,
-    ordering: Annotated[Literal["created_at", "-created_at"], Query()] = "-created_at",
+    ordering: Annotated[str, Query(description=ORDERING_HELP.format("created_at"))] = "-created_at",
     page: Page = 1,
     page_size: PageSize = 100,
 ) -> QuestionAnswerPage:
     own_project(project_id, who)
+    if ordering not in ("created_at", "-created_at"):
+        ordering = "-created_at"
     total, rows = services.analytics.question_answers(project_id, ordering, page, page_size)
     return QuestionAnswerPage(
         count=total,
@@ -241,22 +250,15 @@ def _end_users(
     has_email: Annotated[bool | None, Query(description="Only users with (true) or without (false) an email.")] = None,
     search: Annotated[str, Query(description="Filter by email, id or unique client id.")] = "",
     ordering: Annotated[
-        Literal[
-            "latest_activity_at",
-            "-latest_activity_at",
-            "first_activity_at",
-            "-first_activity_at",
-            "email",
-            "-email",
-            "question_answer_count",
-            "-question_answer_count",
-        ],
-        Query(),
+        str,
+        Query(description=ORDERING_HELP.format("latest_activity_at, first_activity_at, email, question_answer_count")),
     ] = "-latest_activity_at",
     page: Page = 1,
     page_size: PageSize = 100,
 ) -> EndUserPage:
     own_project(project_id, who)
+    if ordering.lstrip("-") not in END_USER_ORDERINGS:
+        ordering = "-latest_activity_at"
     total, rows = services.analytics.end_users(project_id, has_email, search, ordering, page, page_size)
     return EndUserPage(
         count=total,

@@ -118,6 +118,8 @@ def proxy_feedback(body: ProxyFeedbackIn, services: ServicesDep, website_id: Web
             comment = json.loads(comment) if comment.strip() else None
         except json.JSONDecodeError:
             comment = {"issue": comment}
+        except RecursionError:
+            raise InvalidInputError("comment is nested too deeply") from None
         if comment is not None and not isinstance(comment, dict):
             raise InvalidInputError("comment must be a JSON object")
     services.feedback.upsert(who.project_id, str(body.question_answer), body.user_identifier, body.reaction, comment)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
-from docsage.errors import ConnectorError
+from docsage.errors import ConnectorError, InvalidInputError
 from docsage.ingest.documents import ConnectorItem, FetchedDocument, FetchFailure
 
 FORMATS = {
@@ -50,11 +51,30 @@ def read_document(path: Path, url: str) -> ConnectorItem | None:
     return FetchedDocument(url=url, raw=data, fmt=fmt)
 
 
-class FolderConnector:
-    """Walks a directory in a stable order; the citation URL is `file://` + the absolute path."""
+def quote_path(path: str) -> str:
+    # Paths come from os.fsdecode, so undecodable bytes travel as surrogates and must go back out as bytes.
+    return quote(path, errors="surrogateescape")
 
-    def __init__(self, path: str) -> None:
+
+class FolderConnector:
+    """Walks a directory in a stable order. Citations are `url_template` with `{path}` (the file's path under the
+    folder, URL-quoted) when given — the page where readers find it, e.g. https://docs.example.com/{path} — and
+    otherwise `file://` + the absolute path, which only people on this machine can open."""
+
+    def __init__(self, path: str, url_template: str | None = None) -> None:
         self.root = Path(path).expanduser().resolve()
+        self.url_template = url_template
+        if url_template is not None:
+            try:
+                url_template.format(path="p")
+            except (KeyError, IndexError, ValueError) as exc:
+                message = f"url_template {url_template!r} is invalid ({exc}); it may use {{path}}"
+                raise InvalidInputError(message) from None
+
+    def _cite(self, path: Path) -> str:
+        if self.url_template is None:
+            return path.as_uri()
+        return self.url_template.format(path=quote_path(path.relative_to(self.root).as_posix()))
 
     def iter_documents(self) -> Iterator[ConnectorItem]:
         if not self.root.is_dir():
@@ -63,6 +83,6 @@ class FolderConnector:
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
             for name in sorted(filenames):
                 path = Path(dirpath) / name
-                item = read_document(path, path.as_uri())
+                item = read_document(path, self._cite(path))
                 if item is not None:
                     yield item

@@ -8,12 +8,12 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pathspec
 
 from docsage.errors import ConnectorError, InvalidInputError
-from docsage.ingest.connectors.folder import FORMATS, MAX_FILE_BYTES, looks_binary, read_document
+from docsage.ingest.connectors.folder import FORMATS, MAX_FILE_BYTES, looks_binary, quote_path, read_document
 from docsage.ingest.documents import ConnectorItem, FetchedDocument, FetchFailure
 
 REMOTE_PREFIXES = ("https://", "http://", "ssh://", "git://", "git@", "file://")
@@ -68,11 +68,6 @@ def browse_url(clone_url: str) -> str:
             base = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     base = base.rstrip("/")
     return base.removesuffix(".git")
-
-
-def quote_path(path: str) -> str:
-    # Paths come from os.fsdecode, so undecodable bytes travel as surrogates and must go back out as bytes.
-    return quote(path, errors="surrogateescape")
 
 
 def document_from_bytes(data: bytes, fmt: str, url: str) -> ConnectorItem:

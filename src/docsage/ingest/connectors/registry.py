@@ -15,7 +15,7 @@ Factory = Callable[[str, dict[str, Any], Settings], Connector]
 def _folder(location: str, options: dict[str, Any], settings: Settings) -> Connector:
     from docsage.ingest.connectors.folder import FolderConnector
 
-    return FolderConnector(location)
+    return FolderConnector(location, url_template=options.get("url_template") or None)
 
 
 def _web(location: str, options: dict[str, Any], settings: Settings) -> Connector:

@@ -3,7 +3,8 @@
 //
 // Query string: ?base=http://127.0.0.1:8000 (docsage, no trailing slash)&integration=<WIDGET integration id>
 //
-// Rendered for the test: <main data-busy> (the hook is preparing or streaming an answer), then per QA a
+// Rendered for the test: <main data-busy data-thread> (the hook is preparing or streaming an answer; its
+// thread id), then per QA a
 // <section class="qa" data-status="streaming|pending_completion|completed"> with the answer text and
 // <li data-source-url> for each source the SDK kept, and the hook's error in role=alert.
 
@@ -14,7 +15,7 @@ import { DefaultKapaApiService, KapaProvider, processStream, useChat } from "@ka
 const params = new URLSearchParams(window.location.search);
 
 function Chat() {
-  const { conversation, submitQuery, isPreparingAnswer, isGeneratingAnswer, error } = useChat();
+  const { conversation, submitQuery, isPreparingAnswer, isGeneratingAnswer, error, threadId } = useChat();
   const [query, setQuery] = useState("");
   const busy = isPreparingAnswer || isGeneratingAnswer;
   const ask = (event) => {
@@ -23,7 +24,7 @@ function Chat() {
     setQuery("");
   };
   return (
-    <main data-busy={String(busy)}>
+    <main data-busy={String(busy)} data-thread={threadId ?? ""}>
       <form onSubmit={ask}>
         <input aria-label="Question" value={query} onChange={(e) => setQuery(e.target.value)} />
         <button type="submit" disabled={busy}>Ask</button>
