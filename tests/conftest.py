@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -382,12 +382,15 @@ class LiveServer:
 
 
 @contextmanager
-def serve(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
-    """Start `docsage serve` on a free port, wait until /healthz answers, stop it afterwards."""
+def serve(
+    home: Path, extra_env: dict[str, str] | None = None, command: Sequence[str | Path] = ("serve",)
+) -> Iterator[LiveServer]:
+    """Start `docsage serve` (or another serving command, e.g. `demo`) on a free port, wait until /healthz
+    answers, stop it afterwards."""
     port = free_port()
     env = {**cli_env(home), **(extra_env or {})}
     proc = subprocess.Popen(
-        [str(DOCSAGE_EXE), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(DOCSAGE_EXE), *map(str, command), "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -395,7 +398,7 @@ def serve(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveS
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"docsage serve exited early: {proc.stdout.read() if proc.stdout else ''}")
@@ -405,7 +408,7 @@ def serve(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveS
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("docsage serve did not answer /healthz within 60 s")
+                raise RuntimeError("docsage serve did not answer /healthz within 120 s")
             time.sleep(0.1)
         yield LiveServer(base, proc)
     finally:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from docsage import __version__
 from docsage.admin import routes as admin_routes
@@ -20,11 +21,14 @@ from docsage.api.errors import (
 from docsage.api.kapa import chat as kapa_chat
 from docsage.api.kapa import data as kapa_data
 from docsage.api.kapa import proxy as kapa_proxy
+from docsage.errors import NotFoundError
 from docsage.services import Services
 from docsage.web import routes as web_routes
 
 
-def create_app(services: Services | None = None, demo_widget_key: str | None = None) -> FastAPI:
+def create_app(
+    services: Services | None = None, demo_widget_key: str | None = None, demo_docs: Path | None = None
+) -> FastAPI:
     services = services or Services()
     app = FastAPI(
         title="docsage",
@@ -88,6 +92,18 @@ def create_app(services: Services | None = None, demo_widget_key: str | None = N
             + widget
             + "</body>"
         )
+
+    if demo_docs is not None:
+        root = demo_docs.resolve()
+
+        @app.get("/demo/docs/{path:path}", include_in_schema=False)
+        def demo_doc(path: str) -> FileResponse:
+            """The demo's own docs, so that the widget's citations open (`docsage demo` cites these URLs)."""
+            target = (root / path).resolve()
+            if not target.is_relative_to(root) or not target.is_file():
+                raise NotFoundError(f"no document {path!r}")
+            html_page = target.suffix.lower() in (".html", ".htm")
+            return FileResponse(target, media_type="text/html" if html_page else "text/plain; charset=utf-8")
 
     @app.get("/healthz", tags=["health"], summary="Liveness and configuration check")
     def healthz() -> dict[str, object]:

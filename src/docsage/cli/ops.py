@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from types import TracebackType
 from typing import Annotated
 
@@ -189,6 +190,7 @@ def serve(
     host: Annotated[str | None, typer.Option("--host", help="Interface to bind.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port to bind.")] = None,
     demo_widget_key: Annotated[str | None, typer.Option(hidden=True)] = None,
+    demo_docs: Annotated[str | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -197,7 +199,7 @@ def serve(
 
     settings = services().settings
     bind_host, bind_port = host or settings.host, port or settings.port
-    app = create_app(services(), demo_widget_key=demo_widget_key)
+    app = create_app(services(), demo_widget_key=demo_widget_key, demo_docs=Path(demo_docs) if demo_docs else None)
     # Load the embedding model now, not on the first question (which would otherwise wait ~0.7 s for it).
     services().embedder.embed_query("warm up")
     console.print(f"docsage serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
@@ -281,25 +283,31 @@ def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Only ingest; do not start the server.")] = False,
 ) -> None:
     """Create (or reuse) a project for a docs folder, ingest it, and serve it — what `make run` does."""
-    from pathlib import Path
-
     svc = services()
     folder = str(Path(docs).expanduser().resolve())
+    if not Path(folder).is_dir():
+        fail(f"docs folder not found: {docs}")
     project = next((p for p in svc.projects.list_projects() if p.name == name), None)
     project = project or svc.projects.create_project(name)
+    bind_host, bind_port = host or svc.settings.host, port or svc.settings.port
+    origin = f"http://{bind_host}:{bind_port}"
+    # Citations point at this server, which serves the folder under /demo/docs/ (file:// links do not open
+    # from a web page). Served elsewhere (--no-serve), they stay file:// paths.
+    options = {} if no_serve else {"url_template": f"{origin}/demo/docs/{{path}}"}
     source = next(
         (s for s in svc.projects.list_sources(project.id) if s.type == "folder" and s.location == folder), None
     )
-    source = source or svc.projects.add_source(project.id, "folder", folder, name=Path(folder).name)
+    if source is not None and dict(source.options) != options:  # another port: its citations would be stale
+        svc.projects.remove_source(source.id)
+        source = None
+    source = source or svc.projects.add_source(project.id, "folder", folder, name=Path(folder).name, options=options)
     with RichIngestProgress(source.name) as progress:
         summary = svc.ingest.run(source.id, progress)
     console.print(_summary_line(source.name, summary), highlight=False)
-    bind_host, bind_port = host or svc.settings.host, port or svc.settings.port
     console.print(f"\nproject id: {project.id}")
     console.print(f'try:  docsage ask --project {project.id} "How do I add a website as a source?"', highlight=False)
     if not no_serve:
         # A widget key for this server's own origin, replaced at every start (its secret is never stored).
-        origin = f"http://{bind_host}:{bind_port}"
         for key in svc.projects.list_keys(project.id):
             if key.name == "demo-widget" and key.revoked_at is None:
                 svc.projects.revoke_key(key.id)
@@ -307,7 +315,7 @@ def demo(
         console.print(
             f"open: {origin}/  (chat widget)   {origin}/docs  (API)   {origin}/admin  (dashboard)", highlight=False
         )
-        serve(host=bind_host, port=bind_port, demo_widget_key=widget_key)
+        serve(host=bind_host, port=bind_port, demo_widget_key=widget_key, demo_docs=folder)
 
 
 def bench(
@@ -324,8 +332,6 @@ def bench(
     as_json: JsonOpt = False,
 ) -> None:
     """Benchmarks: ingestion throughput vs the raw embedder, and retrieval latency at scale."""
-    from pathlib import Path
-
     from docsage.benchmarks import bench_ingest, bench_retrieval
 
     folder, qfile = Path(pages), Path(queries)
