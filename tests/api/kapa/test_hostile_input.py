@@ -249,3 +249,8 @@ def test_malformed_allowed_origins_are_a_clear_cli_error(kapa: MainSetup, origin
     result = kapa.home.cli("key", "create", "--project", kapa.a.id, "--scheme", "bearer", "--allowed-origin", origin)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert result.stderr.startswith("error:") and "Traceback" not in result.stderr, result.stderr
+
+
+def test_documents_without_urls_or_ids_is_422(client: httpx.Client, kapa: MainSetup, keys: Keys) -> None:
+    for body in ({}, {"urls": []}, {"document_ids": [], "page": 2}):
+        kapa_error(client.post(f"/query/v1/projects/{kapa.a.id}/documents/", json=body, headers=keys.kapa), 422)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 IntegrationType = Literal[
     "SLACK_CHANNEL", "SLACK_WORKSPACE", "DISCORD_CHANNEL", "DISCORD_SERVER", "WIDGET", "SUPPORT_FORM_DEFLECTOR",
@@ -92,6 +92,12 @@ class DocumentsIn(BaseModel):
     page_size: int = Field(default=5, ge=1, le=100)
     source_group_ids_include: list[str] | None = None
     max_chars_per_document: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _names_something(self) -> DocumentsIn:
+        if not self.urls and not self.document_ids:
+            raise ValueError("give the documents' urls or document_ids")
+        return self
 
 
 class DocumentOut(BaseModel):
