@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from docsage.admin.auth import Login
 from docsage.analytics.dashboard import dashboard_data
 from docsage.api.kapa.deps import ServicesDep
-from docsage.errors import DocsageError, ForbiddenError
+from docsage.errors import DocsageError, ForbiddenError, NotFoundError
 from docsage.projects.service import INTEGRATION_TYPES
 from docsage.services import Services
 
@@ -171,7 +171,7 @@ def revoke_key(
 ) -> Response:
     check_csrf(login, csrf)
     if not any(k.id == key_id for k in services.projects.list_keys(project_id)):
-        raise ForbiddenError("that key belongs to another project")
+        raise NotFoundError("this project has no such key")
     services.projects.revoke_key(key_id)
     return back(f"/admin/projects/{project_id}/keys")
 
