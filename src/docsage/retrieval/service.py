@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Literal
 
 import numpy as np
@@ -44,6 +46,9 @@ class RetrievalService:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        # Searches are CPU work that mostly holds the GIL: more at once than cores only convoy. Every caller
+        # (the retrieval API, chat streams on Starlette's thread pool, the CLI) waits here for a turn instead.
+        self._turns = threading.BoundedSemaphore(settings.search_threads or os.cpu_count() or 1)
 
     def _rank(self, cands: CandidateSet, mode: Mode, fusion: str, top_k: int) -> list[tuple[int, float]]:
         """(candidate index, score) of the best `top_k`, best first."""
@@ -74,8 +79,8 @@ class RetrievalService:
         if mode not in MODES:
             raise InvalidInputError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
         depth = max(candidates or self.settings.retrieval_candidates, top_k)
-        vector = self.embedder.embed_query(query) if mode != "lexical" else None
-        with self.database.session() as session:
+        with self._turns, self.database.session() as session:
+            vector = self.embedder.embed_query(query) if mode != "lexical" else None
             lexical_query = query if mode != "dense" else ""  # an empty query skips BM25 scoring
             cands = self.index.candidates(session, project_id, lexical_query, vector, depth, source_ids)
             top = self._rank(cands, mode, fusion or self.settings.fusion, top_k)
