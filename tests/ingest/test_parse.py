@@ -348,3 +348,18 @@ def test_not_a_pdf_is_an_input_error() -> None:
 def test_pdf_without_text_is_an_input_error() -> None:
     with pytest.raises(InvalidInputError, match="no extractable text"):
         parse(minimal_pdf([[]]), "pdf", "file:///docs/scan.pdf")
+
+
+def test_html_nested_deeper_than_the_converter_can_follow_keeps_its_text() -> None:
+    """50,000 nested divs (seen in generated pages) used to fail the whole document with a RecursionError."""
+    raw = (
+        "<html><head><title>Deep</title></head><body><h1>Deep page</h1>"
+        + "<div>" * 50_000
+        + "<p>The quarantine folder keeps deleted files for 30 days.</p>"
+        + "</div>" * 50_000
+        + "</body></html>"
+    ).encode()
+    doc = parse(raw, "html", "https://docs.example.com/deep.html")
+    text = " ".join(b.text for s in doc.sections for b in s.blocks)
+    assert "quarantine folder keeps deleted files for 30 days" in text
+    assert doc.title == "Deep page"

@@ -201,7 +201,11 @@ def parse_html(raw: str, url: str = "", title_hint: str = "") -> ParsedDocument:
     root = root or soup.body or soup
     _strip_heading_anchors(root)
     h1 = root.find("h1")
-    md = markdownify(str(root), heading_style="ATX", bullets="-", code_language_callback=_code_language)
+    try:
+        md = markdownify(str(root), heading_style="ATX", bullets="-", code_language_callback=_code_language)
+    except RecursionError:
+        # Nesting deeper than markdownify's recursion can follow (some generated pages): keep the text.
+        md = root.get_text("\n")
     doc = parse_markdown(md, url)
     doc.title = title_hint or (h1.get_text(" ", strip=True) if h1 else "") or page_title or title_from_url(url)
     return doc
