@@ -57,7 +57,7 @@ test: lint typecheck unit
 eval: $(VENV)/.installed
 	$(BIN)/docsage eval --dataset ../shared/eval/scifact --dataset ../shared/eval/anthropic_docs
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev browser-test-deps
 	$(BIN)/python -m bench.run
 
 clean:
