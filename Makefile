@@ -57,7 +57,11 @@ test: lint typecheck unit
 eval: $(VENV)/.installed
 	$(BIN)/docsage eval --dataset ../shared/eval/scifact --dataset ../shared/eval/anthropic_docs
 
+# wrk drives the retrieval API throughput benchmark (bench/api.py); Debian's, installed when missing.
+ENSURE_WRK := command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
+
 bench: $(VENV)/.installed-dev browser-test-deps
+	@$(ENSURE_WRK)
 	$(BIN)/python -m bench.run
 
 clean:
