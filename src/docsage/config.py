@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,6 +84,9 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="Host `docsage serve` binds to.")
     port: int = Field(default=8000, description="Port `docsage serve` binds to.")
+
+    def resolved_search_threads(self) -> int:
+        return self.search_threads or os.cpu_count() or 1
 
     def resolved_home(self) -> Path:
         return self.home.expanduser()

@@ -36,7 +36,7 @@ def create_app(
         description="Self-hostable 'ask the docs' service: hybrid retrieval and cited answers.",
     )
     app.state.services = services
-    compute.install(app, services.settings.search_threads)
+    compute.install(app, services.settings.resolved_search_threads())
     install_error_handlers(app)
     settings = services.settings
     app.add_middleware(

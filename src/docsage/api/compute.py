@@ -8,7 +8,6 @@ the queue in the event loop, where waiting is cheap.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -21,7 +20,9 @@ T = TypeVar("T")
 
 
 def install(app: FastAPI, threads: int) -> None:
-    app.state.search_limiter = CapacityLimiter(threads or os.cpu_count() or 1)
+    """Queued retrievals wait here, in the event loop, rather than in thread-pool threads blocked on the
+    retrieval service's own turns (which bound every other caller the same way)."""
+    app.state.search_limiter = CapacityLimiter(threads)
 
 
 async def run_search(request: Request, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

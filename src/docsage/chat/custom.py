@@ -18,12 +18,13 @@ from docsage.answer.events import (
     StartEvent,
     TextDelta,
 )
-from docsage.chat.service import require_integration, save_answer, sources_of
+from docsage.chat.service import save_answer, sources_of
 from docsage.config import Settings
 from docsage.db.conversations import ThreadRepository
 from docsage.db.engine import Database
 from docsage.db.models import QuestionAnswer, Thread
 from docsage.errors import DocsageError, InvalidInputError
+from docsage.projects.service import require_integration
 from docsage.redaction import redact
 from docsage.retrieval.service import RetrievalService
 from docsage.retrieval.types import Hit

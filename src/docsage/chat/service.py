@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from docsage.answer.base import Turn
 from docsage.answer.events import (
     AnswerEvent,
@@ -22,10 +20,10 @@ from docsage.answer.events import (
 from docsage.answer.service import AnswerService
 from docsage.db.conversations import EndUserRepository, QuestionAnswerRepository, ThreadRepository
 from docsage.db.engine import Database
-from docsage.db.integrations import IntegrationRepository
 from docsage.db.models import EndUser, QuestionAnswer, Thread, utcnow
 from docsage.errors import DocsageError, NotFoundError, ProviderError
 from docsage.pricing import cost
+from docsage.projects.service import require_integration
 from docsage.redaction import redact
 from docsage.retrieval.types import Hit
 
@@ -59,14 +57,6 @@ class ChatRequest:
     redact: bool = False
     source_ids: list[str] | None = None
     api_key_id: str | None = None  # the chatbot app the question came through
-
-
-def require_integration(session: Session, project_id: str, integration_id: str | None) -> None:
-    """NotFoundError unless the integration (when one is named) belongs to the project."""
-    if integration_id is not None:
-        integration = IntegrationRepository(session).get(integration_id)
-        if integration is None or integration.project_id != project_id:
-            raise NotFoundError(f"integration {integration_id} not found")
 
 
 def sources_of(hits: list[Hit]) -> list[dict[str, Any]]:

@@ -76,7 +76,7 @@ def calibrate(
     off_topic = load_beir(off_topic_path) if off_topic_path else None
     url_to_id = {d.url: d.id for d in dataset.corpus}
     scores: dict[str, list[float]] = {"answerable": [], "held_out": [], "off_topic": []}
-    # Whether the configured two-part rule (is_covered) judges each question covered.
+    # Whether the configured rule (RetrievalService.covers) judges each question covered.
     covered: dict[str, list[bool]] = {"answerable": [], "held_out": [], "off_topic": []}
 
     def judge(group: str, query: str, hits: list[Hit]) -> None:

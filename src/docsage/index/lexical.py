@@ -35,6 +35,12 @@ def analyze(text: str) -> list[str]:
     return list(_stemmer().stemWords(words))
 
 
+def _idf(n_alive: int, df: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """BM25 inverse document frequency (Lucene's, always positive)."""
+    df = np.asarray(df, dtype=np.float64)
+    return np.asarray(np.log(1.0 + (n_alive - df + 0.5) / (df + 0.5)))
+
+
 class LexicalPostings:
     """Append-only postings (row, tf) per term, plus per-row length and an alive mask owned by the caller."""
 
@@ -92,7 +98,7 @@ class LexicalPostings:
             tid = self.vocab.get(term)
             rows = self._postings(tid)[0] if tid is not None and self._segments[tid] else None
             df = int(np.count_nonzero(alive[rows])) if rows is not None else 0
-            out[term] = float(np.log(1.0 + (n_alive - df + 0.5) / (df + 0.5)))
+            out[term] = float(_idf(n_alive, df))
         return out
 
     def score(self, query_terms: list[str], alive: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32]:
@@ -116,6 +122,5 @@ class LexicalPostings:
         if not keep.all():
             rows, tf, term = rows[keep], tf[keep], term[keep]
         df = np.bincount(term, minlength=len(postings))
-        idf = np.log(1.0 + (n_alive - df + 0.5) / (df + 0.5))
-        weight = idf[term] * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * doclen[rows] / avgdl))
+        weight = _idf(n_alive, df)[term] * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * doclen[rows] / avgdl))
         return np.bincount(rows, weights=weight, minlength=n_rows).astype(np.float32)

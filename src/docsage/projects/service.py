@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from sqlalchemy.orm import Session
+
 from docsage.config import get_settings
 from docsage.db.documents import DocumentRepository
 from docsage.db.engine import Database
@@ -19,7 +21,7 @@ from docsage.db.projects import ProjectRepository
 from docsage.db.sources import IngestRunRepository, SourceRepository
 from docsage.errors import InvalidInputError, NotFoundError
 from docsage.index.base import IndexBackend
-from docsage.ingest.connectors.registry import CONNECTORS
+from docsage.ingest.connectors.registry import CONNECTORS, build_connector
 
 DEFAULT_TEAM = "default"
 KEY_SCHEMES = ("x-api-key", "bearer")
@@ -52,6 +54,15 @@ class CreatedKey:
 
     key: ApiKey
     secret: str
+
+
+def require_integration(session: Session, project_id: str, integration_id: str | None) -> None:
+    """NotFoundError unless the integration (when one is named) belongs to the project (in the caller's
+    transaction: chat checks it while opening the thread the answer goes into)."""
+    if integration_id is not None:
+        integration = IntegrationRepository(session).get(integration_id)
+        if integration is None or integration.project_id != project_id:
+            raise NotFoundError(f"integration {integration_id} not found")
 
 
 def _check_origin(origin: str) -> str:
@@ -180,9 +191,9 @@ class ProjectService:
                 )
             )
 
-    def integration_in(self, project_id: str, integration_id: str) -> bool:
-        integration = self.find_integration(integration_id)
-        return integration is not None and integration.project_id == project_id
+    def require_integration(self, project_id: str, integration_id: str | None) -> None:
+        with self.database.session() as session:
+            require_integration(session, project_id, integration_id)
 
     def find_integration(self, integration_id: str) -> Integration | None:
         with self.database.session() as session:
@@ -213,7 +224,7 @@ class ProjectService:
         if source_type == "web" and urlparse(location).scheme not in ("http", "https"):
             raise InvalidInputError(f"a web source needs an http(s) URL, got {location!r}")
         if source_type in CONNECTORS:  # options a connector refuses (a bad url_template…) fail now, not at ingest
-            CONNECTORS[source_type](location, options or {}, get_settings())
+            build_connector(source_type, location, options or {}, get_settings())
         with self.database.session() as session:
             return SourceRepository(session).add(
                 Source(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Literal
 
@@ -48,7 +47,7 @@ class RetrievalService:
         self.settings = settings
         # Searches are CPU work that mostly holds the GIL: more at once than cores only convoy. Every caller
         # (the retrieval API, chat streams on Starlette's thread pool, the CLI) waits here for a turn instead.
-        self._turns = threading.BoundedSemaphore(settings.search_threads or os.cpu_count() or 1)
+        self._turns = threading.BoundedSemaphore(settings.resolved_search_threads())
 
     def _rank(self, cands: CandidateSet, mode: Mode, fusion: str, top_k: int) -> list[tuple[int, float]]:
         """(candidate index, score) of the best `top_k`, best first."""

@@ -41,7 +41,7 @@ from docsage.api.kapa.schemas import (
 )
 from docsage.chat.custom import CustomChatRequest, CustomChatResult
 from docsage.chat.service import ChatRequest, EndUserInfo, collect, sources_of
-from docsage.errors import DocsageError, NotFoundError, ProviderError
+from docsage.errors import DocsageError, ProviderError
 from docsage.redaction import redact
 from docsage.services import Services
 
@@ -212,8 +212,8 @@ async def retrieval(
     """Hybrid search without generation: the most relevant passages within `max_chars`, best first."""
     own_project(project_id, who)
     limit_retrieval(services, who)
-    if body.integration_id is not None and not services.projects.integration_in(project_id, str(body.integration_id)):
-        raise NotFoundError(f"integration {body.integration_id} not found")
+    if body.integration_id is not None:
+        services.projects.require_integration(project_id, str(body.integration_id))
     query = redact(body.query)[0] if body.redact_query else body.query
     hits = await run_search(
         request,

@@ -51,6 +51,17 @@ def read_document(path: Path, url: str) -> ConnectorItem | None:
     return FetchedDocument(url=url, raw=data, fmt=fmt)
 
 
+def check_url_template(template: str | None, *fields: str) -> str | None:
+    """The template, if it formats with exactly these fields; InvalidInputError (at `source add`) otherwise."""
+    if template is not None:
+        try:
+            template.format(**dict.fromkeys(fields, "x"))
+        except (KeyError, IndexError, ValueError) as exc:
+            names = ", ".join(f"{{{f}}}" for f in fields)
+            raise InvalidInputError(f"url_template {template!r} is invalid ({exc}); it may use {names}") from None
+    return template
+
+
 def quote_path(path: str) -> str:
     # Paths come from os.fsdecode, so undecodable bytes travel as surrogates and must go back out as bytes.
     return quote(path, errors="surrogateescape")
@@ -63,13 +74,7 @@ class FolderConnector:
 
     def __init__(self, path: str, url_template: str | None = None) -> None:
         self.root = Path(path).expanduser().resolve()
-        self.url_template = url_template
-        if url_template is not None:
-            try:
-                url_template.format(path="p")
-            except (KeyError, IndexError, ValueError) as exc:
-                message = f"url_template {url_template!r} is invalid ({exc}); it may use {{path}}"
-                raise InvalidInputError(message) from None
+        self.url_template = check_url_template(url_template, "path")
 
     def _cite(self, path: Path) -> str:
         if self.url_template is None:

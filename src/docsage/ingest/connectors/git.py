@@ -13,7 +13,14 @@ from urllib.parse import urlsplit, urlunsplit
 import pathspec
 
 from docsage.errors import ConnectorError, InvalidInputError
-from docsage.ingest.connectors.folder import FORMATS, MAX_FILE_BYTES, looks_binary, quote_path, read_document
+from docsage.ingest.connectors.folder import (
+    FORMATS,
+    MAX_FILE_BYTES,
+    check_url_template,
+    looks_binary,
+    quote_path,
+    read_document,
+)
 from docsage.ingest.documents import ConnectorItem, FetchedDocument, FetchFailure
 
 REMOTE_PREFIXES = ("https://", "http://", "ssh://", "git://", "git@", "file://")
@@ -104,15 +111,8 @@ class GitConnector:
         # "gitignore" is pathspec's name for gitwildmatch syntax; the old name is deprecated in pathspec 1.x.
         self.include = pathspec.PathSpec.from_lines("gitignore", include) if include else None
         self.exclude = pathspec.PathSpec.from_lines("gitignore", exclude or [])
-        self.url_template = url_template
+        self.url_template = check_url_template(url_template, "path", "ref", "commit")
         self.workdir = Path(workdir).expanduser() if workdir else None
-        if url_template is not None:
-            try:
-                url_template.format(path="p", ref="r", commit="c")
-            except (KeyError, IndexError, ValueError) as exc:
-                raise InvalidInputError(
-                    f"url_template {url_template!r} is invalid ({exc}); it may use {{path}}, {{ref}} and {{commit}}"
-                ) from None
 
     def iter_documents(self) -> Iterator[ConnectorItem]:
         if is_remote(self.location):
