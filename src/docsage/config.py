@@ -69,6 +69,18 @@ class Settings(BaseSettings):
     rate_limit_retrieval_per_min: int = Field(
         default=60, description="Retrieval and search requests per minute per team (0: no limit)."
     )
+    rate_limit_public_chat_per_min: int = Field(
+        default=10,
+        ge=0,
+        description="Anonymous chat requests per minute from one client IP through one public widget id or public "
+        "key (0: no limit). Public traffic never counts against the team's server-side limit.",
+    )
+    rate_limit_public_chat_per_min_total: int = Field(
+        default=60,
+        ge=0,
+        description="Anonymous chat requests per minute through one public widget id or public key, all clients "
+        "together (0: no limit): one busy site cannot exhaust the others or the team's server-side budget.",
+    )
     max_body_bytes: int = Field(default=1_048_576, description="Largest accepted JSON request body, bytes.")
 
     prices: dict[str, tuple[float, float]] = Field(

@@ -29,6 +29,11 @@ from docsage.retrieval.types import Hit
 
 HISTORY_TURNS = 6
 USER_FIELDS = ("email", "unique_client_id", "fingerprint_id", "slack_id", "discord_id")
+# An unverified identity (one a web page sent) is stored as its own end user, keyed by the browser-bound id with
+# this prefix, so it never matches an end user a server-side caller named, and this EndUser.extra key records
+# what it claimed to be (email, unique_client_id) without that claim being trusted anywhere.
+PUBLIC_BROWSER_PREFIX = "public:"
+UNVERIFIED_CLAIMS = "unverified_claims"
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class EndUserInfo:
     store_ip: bool = False
     ip_address: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # False when anyone could have typed it (the public widget proxy): matched only to the same browser.
+    verified: bool = True
 
     def identifiers(self) -> dict[str, str]:
         return {k: v for k in USER_FIELDS if (v := getattr(self, k))}
@@ -57,6 +64,8 @@ class ChatRequest:
     redact: bool = False
     source_ids: list[str] | None = None
     api_key_id: str | None = None  # the chatbot app the question came through
+    # Public callers hold only an integration id: they continue only threads started through that integration.
+    require_integration_match: bool = False
 
 
 def sources_of(hits: list[Hit]) -> list[dict[str, Any]]:
@@ -130,6 +139,8 @@ class ChatService:
         self.prices = prices or {}
 
     def _end_user(self, project_id: str, info: EndUserInfo | None) -> str | None:
+        if info is not None and not info.verified:
+            return self._unverified_end_user(project_id, info)
         if info is None or not info.identifiers():
             return None
         with self.database.session() as session:
@@ -149,6 +160,25 @@ class ChatService:
                     user.company_name = company
             return user.id
 
+    def _unverified_end_user(self, project_id: str, info: EndUserInfo) -> str | None:
+        """The end user of one browser (its fingerprint or cookie id), found only among end users made the same
+        way. The email, client id and metadata it claims are kept on that end user alone (claims under
+        UNVERIFIED_CLAIMS, metadata in `extra`, no company column), so naming someone else merges nothing into
+        their record; without a browser id nothing ties the claim to anyone and the question stays anonymous."""
+        if not info.fingerprint_id:
+            return None
+        browser_id = PUBLIC_BROWSER_PREFIX + info.fingerprint_id
+        claims = {k: v for k, v in (("email", info.email), ("unique_client_id", info.unique_client_id)) if v}
+        with self.database.session() as session:
+            repo = EndUserRepository(session)
+            user = repo.find(project_id, fingerprint_id=browser_id)
+            if user is None:
+                user = repo.add(EndUser(project_id=project_id, fingerprint_id=browser_id))
+            user.latest_activity_at = utcnow()
+            earlier = user.extra.get(UNVERIFIED_CLAIMS) or {}
+            user.extra = {**user.extra, **info.metadata, UNVERIFIED_CLAIMS: {**earlier, **claims}}
+            return user.id
+
     def _open_thread(self, req: ChatRequest, end_user_id: str | None) -> tuple[str, list[Turn], bool]:
         """(thread id, earlier turns, created now) — a thread of another project is 'not found'."""
         with self.database.session() as session:
@@ -165,7 +195,11 @@ class ChatService:
                 )
                 return thread.id, [], True
             thread_row = threads.get(req.thread_id)
-            if thread_row is None or thread_row.project_id != req.project_id:
+            if (
+                thread_row is None
+                or thread_row.project_id != req.project_id
+                or (req.require_integration_match and thread_row.integration_id != req.integration_id)
+            ):
                 raise NotFoundError(f"thread {req.thread_id} not found")
             thread_row.updated_at = utcnow()
             earlier = QuestionAnswerRepository(session).for_thread(thread_row.id)[-HISTORY_TURNS:]

@@ -1,4 +1,4 @@
-"""Authentication and scoping for /query/v1: an X-API-KEY belongs to exactly one project."""
+"""Authentication, scoping and rate budgets for /query/v1 (an X-API-KEY belongs to exactly one project)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,32 @@ def own_project(project_id: str, who: Principal) -> str:
 
 
 def limit_chat(services: Services, who: Principal) -> None:
+    """The team's budget: server-side keys only (anonymous traffic goes through `limit_public_chat`)."""
     enforce(services.rate_limiter, f"chat:{who.team_id}", services.settings.rate_limit_chat_per_min, "chat")
+
+
+def limit_public_chat(services: Services, budget_id: str, client_ip: str | None) -> None:
+    """Anonymous chat through a public credential (a widget's integration id, a public key's id): one budget per
+    client IP and one for the credential as a whole, both apart from the team's, so public traffic can never
+    starve a team's server-side calls.
+
+    The client's budget is checked first: a client past its own limit is refused without counting against the
+    credential's total, so one client cannot use up everyone's share by being refused.
+    """
+    settings = services.settings
+    if client_ip:
+        enforce(
+            services.rate_limiter,
+            f"public-chat:{budget_id}:{client_ip}",
+            settings.rate_limit_public_chat_per_min,
+            "chat from one client",
+        )
+    enforce(
+        services.rate_limiter,
+        f"public-chat:{budget_id}",
+        settings.rate_limit_public_chat_per_min_total,
+        "public chat through this website id or key",
+    )
 
 
 def limit_retrieval(services: Services, who: Principal) -> None:

@@ -1,9 +1,10 @@
 """The public widget endpoints the official `@kapaai/react-sdk` calls (`/proxy/query/v2/…`).
 
 The SDK authenticates with `X-WEBSITE-ID: <integration id>` instead of an API key (it runs in browsers,
-where a key would leak), so these routes are scoped to that integration's project and rate-limited per team
-like every chat endpoint. Point the SDK at docsage with
-`new DefaultKapaApiService(processStream, "https://docs-host")`.
+where a key would leak). The id is public, so only an enabled WIDGET integration serves these routes, which
+are scoped to its project and its own threads, rate-limited per client IP and per integration apart from the
+team's server-side budget, and record the user the browser names as a claim, never as a stored identity. Point
+the SDK at docsage with `new DefaultKapaApiService(processStream, "https://docs-host")`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from docsage.api.kapa.chat import _internal_flags, _streaming
-from docsage.api.kapa.deps import Principal, ServicesDep, limit_chat
+from docsage.api.kapa.deps import Principal, ServicesDep, limit_public_chat
 from docsage.chat.service import ChatRequest, EndUserInfo
 from docsage.errors import AuthError, InvalidInputError
 from docsage.services import Services
@@ -28,10 +29,11 @@ WebsiteId = Annotated[str | None, Header(alias="X-WEBSITE-ID", description="Inte
 
 class ProxyUser(BaseModel):
     model_config = ConfigDict(extra="allow")
-    email: str | None = None
-    unique_client_id: str | None = None
-    fingerprint_id: str | None = None
-    kapa_web_id: str | None = None
+    email: str | None = Field(default=None, max_length=320)
+    unique_client_id: str | None = Field(default=None, max_length=200)
+    # The browser-bound ids (FingerprintJS visitor id, the `kapa_web_id` cookie's UUID) are stored with a prefix.
+    fingerprint_id: str | None = Field(default=None, max_length=180)
+    kapa_web_id: str | None = Field(default=None, max_length=180)
     metadata: dict[str, Any] | None = None
 
 
@@ -54,14 +56,22 @@ class ProxyFeedbackIn(BaseModel):
 
 
 def website(services: Services, website_id: str | None) -> tuple[Principal, str]:
-    """(principal of the integration's project, integration id) for an X-WEBSITE-ID header."""
+    """(principal of the integration's project, integration id) for an X-WEBSITE-ID header.
+
+    Only an enabled WIDGET integration's id is a website id; any other id (an API or support-form integration's)
+    gets the same 401 as an unknown one, so the proxy does not tell which ids exist.
+    """
     if not website_id:
         raise AuthError("X-WEBSITE-ID header is required.")
     integration = services.projects.find_integration(website_id)
-    if integration is None or not integration.is_enabled:
+    if integration is None or not integration.is_enabled or integration.integration_type != "WIDGET":
         raise AuthError("Unknown or disabled website id.")
     project = services.projects.get_project(integration.project_id)
     return Principal(f"integration:{integration.id}", project.id, project.team_id), integration.id
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def _request(
@@ -75,8 +85,9 @@ def _request(
             email=user.email,
             unique_client_id=user.unique_client_id,
             fingerprint_id=user.fingerprint_id or user.kapa_web_id,
-            ip_address=request.client.host if request.client else None,
+            ip_address=_client_ip(request),
             metadata=meta,
+            verified=False,  # anything a web page sends may be typed by anyone
         )
     return ChatRequest(
         project_id=who.project_id,
@@ -86,6 +97,7 @@ def _request(
         user=info,
         metadata=body.metadata or {},
         source_ids=body.source_group_ids_include,
+        require_integration_match=True,  # a thread id alone is no proof: only this widget's threads continue
     )
 
 
@@ -94,7 +106,7 @@ def proxy_chat(
     body: ProxyChatIn, request: Request, services: ServicesDep, website_id: WebsiteId = None
 ) -> StreamingResponse:
     who, integration_id = website(services, website_id)
-    limit_chat(services, who)
+    limit_public_chat(services, integration_id, _client_ip(request))
     events = services.chat.stream(_request(who, integration_id, body, request, body.thread_id))
     return _streaming(events, _internal_flags(services, who.project_id))
 
@@ -104,7 +116,7 @@ def proxy_thread_chat(
     thread_id: str, body: ProxyChatIn, request: Request, services: ServicesDep, website_id: WebsiteId = None
 ) -> StreamingResponse:
     who, integration_id = website(services, website_id)
-    limit_chat(services, who)
+    limit_public_chat(services, integration_id, _client_ip(request))
     events = services.chat.stream(_request(who, integration_id, body, request, thread_id))
     return _streaming(events, _internal_flags(services, who.project_id))
 
