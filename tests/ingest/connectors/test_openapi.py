@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from conftest import Cli, write_docs
 from docsage.config import Settings
 from docsage.errors import ConnectorError
 from docsage.ingest.connectors.openapi import OpenAPIConnector
@@ -250,3 +254,115 @@ def test_registry_builds_the_openapi_connector(tmp_path: Path) -> None:
     connector = build_connector("openapi", str(spec), {}, Settings())
     assert isinstance(connector, OpenAPIConnector) and not connector.allow_private
     assert len(list(connector.iter_documents())) == 4
+
+
+# --- YAML aliases ("billion laughs") -------------------------------------------------------------------------
+
+
+def laughs(levels: int) -> str:
+    """A spec of about 500 bytes whose last anchor stands for 10**levels strings: each anchor aliases the
+    previous one ten times. Seven levels rendered as a 72 MB document in 1.5 s before aliases were counted."""
+    names = "abcdefghij"[:levels]
+    anchors = ["  - &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    anchors += [f"  - &{name} [{', '.join([f'*{prev}'] * 10)}]" for prev, name in itertools.pairwise(names)]
+    return "\n".join(
+        [
+            "openapi: 3.0.3",
+            "info: {title: Laughs, version: '1'}",
+            "x-laughs:",
+            *anchors,
+            "paths:",
+            "  /laughs:",
+            "    get:",
+            "      summary: Laugh",
+            f"      parameters: [{{name: q, in: query, schema: {{type: array, default: *{names[-1]}}}}}]",
+            "      responses: {'200': {description: OK}}",
+            "",
+        ]
+    )
+
+
+# Anchors as people use them: one error response and one parameter shared by several operations.
+SHARED_ANCHORS = """\
+openapi: 3.0.3
+info: {title: Shared, version: "1"}
+x-common:
+  page: &page {name: page, in: query, description: Page number, schema: {type: integer, default: 1}}
+  error: &error
+    description: Something went wrong
+    content:
+      application/json:
+        schema: {type: object, properties: {code: {type: integer}, message: {type: string}}}
+paths:
+  /files:
+    get:
+      summary: List files
+      parameters: [*page]
+      responses: {"200": {description: Files}, default: *error}
+  /vaults:
+    get:
+      summary: List vaults
+      parameters: [*page]
+      responses:
+        "200": {description: Vaults}
+        default:
+          <<: *error
+          description: Vault listing failed
+"""
+
+
+def test_alias_bomb_is_refused_fast_with_a_clear_error(tmp_path: Path) -> None:
+    spec = tmp_path / "laughs.yaml"
+    spec.write_text(laughs(7))
+    assert spec.stat().st_size < 600
+    start = time.perf_counter()
+    with pytest.raises(ConnectorError, match=r"laughs\.yaml is refused: its YAML aliases stand for more than") as exc:
+        documents(str(spec))
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.2, f"refusing the spec took {elapsed:.2f} s"
+    assert "use $ref" in exc.value.message
+
+
+def test_specs_reusing_a_few_anchors_still_load(tmp_path: Path) -> None:
+    spec = tmp_path / "shared.yaml"
+    spec.write_text(SHARED_ANCHORS)
+    docs = documents(str(spec))
+    assert sorted(docs) == ["GET /files — List files", "GET /vaults — List vaults"]
+    for title in docs:
+        markdown = docs[title].raw.decode()
+        assert "- `page` (query, integer): Page number Default: `1`." in markdown
+        assert "`message` (string)" in markdown
+    assert "Something went wrong" in docs["GET /files — List files"].raw.decode()
+    assert "Vault listing failed" in docs["GET /vaults — List vaults"].raw.decode()
+
+
+def test_an_alias_bomb_replacing_a_spec_loses_nothing_already_indexed(tmp_path: Path, run_cli: Cli) -> None:
+    """Through the real CLI: the bombed source fails fast with the error, every other document stays indexed."""
+    project = run_cli.json("project", "create", "--name", "Skyloom")["id"]
+    spec = tmp_path / "petstore.yaml"
+    spec.write_text(PETSTORE_V3)
+    add = ("source", "add", "--project", project)
+    run_cli.json(*add, "--type", "folder", "--path", write_docs(tmp_path), "--name", "manual")
+    run_cli.json(*add, "--type", "openapi", "--path", spec, "--name", "petstore")
+    first = run_cli.json("ingest", "--project", project)
+    assert [(s["source"], s["status"], s["added"]) for s in first] == [
+        ("manual", "succeeded", 5),
+        ("petstore", "succeeded", 4),
+    ]
+    before = indexed_urls(run_cli)
+
+    spec.write_text(laughs(6))  # a million strings
+    result = run_cli("ingest", "--project", project, "--json", timeout=120)
+    assert result.returncode == 1, result.stderr
+    summaries = {s["source"]: s for s in json.loads(result.stdout)}
+    assert summaries["manual"]["status"] == "succeeded" and summaries["manual"]["unchanged"] == 5
+    bombed = summaries["petstore"]
+    assert bombed["status"] == "failed"
+    assert f"{spec.resolve().as_uri()} is refused: its YAML aliases stand for more than" in bombed["error"]
+    assert bombed["seconds"] < 1.0
+    assert indexed_urls(run_cli) == before
+
+
+def indexed_urls(cli: Cli) -> set[str]:
+    with closing(cli.connect()) as conn:
+        return {url for (url,) in conn.execute("SELECT url FROM documents")}

@@ -24,6 +24,50 @@ MAX_REF_HOPS = 32
 MAX_SCHEMA_LINES = 150
 FRAGMENT_SAFE = "/{}:@$!*'()"
 CIRCULAR = "x-docsage-circular"
+# Nodes that YAML aliases may add to a spec. Reusing a few anchors adds hundreds; a 518-byte "billion laughs"
+# spec (seven levels of anchors, each aliasing the previous one ten times) adds 10^7 and rendered as a 72 MB
+# document in 1.5 s.
+MAX_ALIAS_NODES = 100_000
+
+
+class AliasBudgetError(yaml.YAMLError):
+    """A YAML document whose aliases stand for more than MAX_ALIAS_NODES nodes."""
+
+
+class AliasBudgetLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that counts the nodes each alias stands for, and stops past MAX_ALIAS_NODES.
+
+    Composing is cheap whatever the count (an alias is a reference to the anchored node); the cost comes
+    later, when the renderer turns a shared subtree into text once per reference.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        # id(node) -> how many nodes it stands for; ids stay unique since every node lives as long as the loader
+        self._expanded_sizes: dict[int, int] = {}
+        self._alias_nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if not self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if node is not None:
+                children = node.value if isinstance(node, yaml.SequenceNode) else []
+                if isinstance(node, yaml.MappingNode):
+                    children = [child for pair in node.value for child in pair]
+                sizes = self._expanded_sizes
+                sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            return node
+        node = super().compose_node(parent, index)
+        if node is None:
+            return None
+        # An alias of an anchor still being composed (a recursive structure) has no size yet: it counts once.
+        self._alias_nodes += self._expanded_sizes.get(id(node), 1)
+        if self._alias_nodes > MAX_ALIAS_NODES:
+            raise AliasBudgetError(
+                f"its YAML aliases stand for more than {MAX_ALIAS_NODES} nodes "
+                f"(passed at an alias of the anchor on line {node.start_mark.line + 1})"
+            )
+        return node
 
 
 def parse_spec(text: str, where: str) -> dict[str, Any]:
@@ -32,7 +76,9 @@ def parse_spec(text: str, where: str) -> dict[str, Any]:
         spec = json.loads(text)
     except ValueError:
         try:
-            spec = yaml.safe_load(text)
+            spec = yaml.load(text, Loader=AliasBudgetLoader)  # a SafeLoader subclass
+        except AliasBudgetError as exc:
+            raise ConnectorError(f"{where} is refused: {exc}; write the repeated parts out or use $ref") from None
         except (yaml.YAMLError, RecursionError) as exc:
             raise ConnectorError(f"{where} is not valid YAML or JSON: {exc}") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("paths"), dict):
