@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import socket
 import threading
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -286,3 +288,117 @@ def test_registry_builds_the_web_connector(site: Site) -> None:
         (f"{site.base}/docs/raw", "markdown"),
     ]
     assert site.log[0] == "/robots.txt"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::c0a8:101",  # NAT64 of 192.168.1.1
+        "64:ff9b:1::808:808",  # local-use NAT64 prefix
+        "::127.0.0.1",  # IPv4-compatible
+        "::8.8.8.8",
+        "::ffff:10.1.2.3",  # IPv4-mapped
+        "::ffff:169.254.169.254",
+    ],
+)
+def test_ipv6_wrappers_of_private_ipv4_are_refused(address: str) -> None:
+    with pytest.raises(BlockedURLError, match="--allow-private"):
+        check_public_url(f"http://[{address}]/", allow_private=False)
+
+
+@pytest.mark.parametrize("address", ["2002:808:808::1", "64:ff9b::808:808", "::ffff:8.8.8.8", "2606:4700::1111"])
+def test_ipv6_forms_of_public_addresses_pass(address: str) -> None:
+    check_public_url(f"http://[{address}]/", allow_private=False)
+
+
+@dataclass
+class ForwardProxy:
+    """A plain HTTP forward proxy on loopback: it resolves and connects to whatever absolute URL it is asked
+    for, as a corporate proxy would. `log` records every request it received."""
+
+    url: str = ""
+    log: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def forward_proxy() -> Iterator[ForwardProxy]:
+    state = ForwardProxy()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.log.append(self.path)
+            target = urlsplit(self.path)
+            upstream = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=5)
+            try:
+                upstream.request("GET", target.path or "/", headers={"Host": target.netloc})
+                response = upstream.getresponse()
+                status, body, kind = response.status, response.read(), response.getheader("Content-Type", "")
+            except OSError:
+                status, body, kind = 502, b"bad gateway", "text/plain"
+            finally:
+                upstream.close()
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def proxy_environment(monkeypatch: pytest.MonkeyPatch, proxy: str) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, proxy)
+        monkeypatch.setenv(name.lower(), proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+
+def test_a_proxy_in_the_environment_does_not_bypass_the_address_check(
+    site: Site, forward_proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY set, the request would go to the proxy, which resolves the rebinding name itself and
+    reaches the loopback server; the crawler connects directly instead, and refuses the second answer."""
+    site.html("/docs/", "<html><body><main><h1>Internal</h1><p>admin secrets</p></main></body></html>")
+    port = site.base.rsplit(":", 1)[1]
+    proxy_environment(monkeypatch, forward_proxy.url)
+    monkeypatch.setattr(socket, "getaddrinfo", RebindingDNS("docs.rebind.example"))
+    with pytest.raises(ConnectorError, match=r"127\.0\.0\.1"):
+        crawl(f"http://docs.rebind.example:{port}/docs/", allow_private=False)
+    assert forward_proxy.log == [], "the crawler sent its requests through the proxy"
+    assert site.log == [], "the crawler reached the loopback server"
+
+
+def test_a_6to4_address_of_loopback_is_refused_even_with_a_proxy(
+    site: Site, forward_proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site.html("/docs/", "<html><body>admin secrets</body></html>")
+    port = site.base.rsplit(":", 1)[1]
+    proxy_environment(monkeypatch, forward_proxy.url)
+    with pytest.raises(BlockedURLError, match="2002:7f00:1::"):
+        crawl(f"http://[2002:7f00:1::]:{port}/docs/", allow_private=False)
+    assert forward_proxy.log == [] and site.log == []
+
+
+def test_allowed_private_crawls_connect_directly_despite_a_proxy_in_the_environment(
+    site: Site, forward_proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site.html("/docs/", "<html><head><title>Home</title></head><body>Direct.</body></html>")
+    proxy_environment(monkeypatch, forward_proxy.url)
+    items = crawl(f"{site.base}/docs/")
+    assert [item.url for item in items if isinstance(item, FetchedDocument)] == [f"{site.base}/docs/"]
+    assert forward_proxy.log == []
+    assert "/docs/" in site.log

@@ -76,9 +76,27 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+# IPv6 forms that never name a public host: Teredo tunnels (2001::/32), the deprecated IPv4-compatible
+# addresses (::a.b.c.d) and the local-use NAT64 prefix. (Which of them `ipaddress` calls private depends on
+# the Python version, so they are listed here.)
+NEVER_PUBLIC_V6 = tuple(map(ipaddress.IPv6Network, ("2001::/32", "::/96", "64:ff9b:1::/48")))
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv4-mapped (::ffff:a.b.c.d), 6to4 (2002:AABB:CCDD::) or NAT64 (64:ff9b::a.b.c.d)
+    address reaches: a relay or gateway connects to it, so it decides whether the address is public."""
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.ipv4_mapped or ip.sixtofour
+
+
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in network for network in NEVER_PUBLIC_V6):
+            return False
+        if (embedded := _embedded_ipv4(ip)) is not None:
+            ip = embedded
     return ip.is_global and not (
         ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified
     )
@@ -159,16 +177,19 @@ class Fetcher:
 
     def __init__(self, *, allow_private: bool, timeout_s: float, user_agent: str, max_connections: int = 4) -> None:
         self.allow_private = allow_private
+        # Direct connections only: through an HTTP(S)_PROXY/ALL_PROXY from the environment, the proxy would
+        # resolve and connect on its own, past _PublicOnlyBackend. (SSL_CERT_FILE/SSL_CERT_DIR still apply.)
+        transport = httpx.HTTPTransport(limits=httpx.Limits(max_connections=max(1, max_connections)))
         self.client = httpx.Client(
+            transport=transport,
+            trust_env=False,
             follow_redirects=False,
             timeout=timeout_s,
             headers={"User-Agent": user_agent},
-            limits=httpx.Limits(max_connections=max(1, max_connections)),
         )
         if not allow_private:
-            # httpx has no option for it, so the guarded backend goes onto the client's own connection pool
-            # (direct connections; a proxy configured in the environment keeps its own transport).
-            pool = self.client._transport._pool  # type: ignore[attr-defined]
+            # httpx has no option for it, so the guarded backend goes onto the transport's connection pool.
+            pool = transport._pool
             assert isinstance(pool, httpcore.ConnectionPool), "httpx/httpcore changed: re-check the SSRF guard"
             pool._network_backend = _PublicOnlyBackend()
         self._problems: dict[str, ConnectorError | None] = {}
