@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Query, Request
 
@@ -24,7 +25,7 @@ from docsage.api.kapa.schemas import (
     ThreadOut,
     ThreadPage,
 )
-from docsage.db.models import Feedback, Integration, QuestionAnswer
+from docsage.db.models import Feedback, Integration, QuestionAnswer, Source
 
 router = APIRouter(prefix="/query/v1")
 Page = Annotated[int, Query(ge=1, le=1_000_000_000, description="A page number within the paginated result set.")]
@@ -90,6 +91,22 @@ def qa_out(qa: QuestionAnswer, feedback: list[Feedback], with_sources: bool = Fa
     )
 
 
+def source_description(source: Source) -> str:
+    """What API clients see of a source's location: its URL without the parts credentials are pasted into
+    (userinfo, query, fragment), or, for a folder, a spec file or an upload, the source's name: never a path on
+    the server."""
+    try:
+        parts = urlsplit(source.location)
+        port = parts.port
+    except ValueError:
+        return source.name
+    host = parts.hostname
+    if parts.scheme not in ("http", "https", "git", "ssh") or not host:
+        return source.name
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port is not None else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def thread_out(view: ThreadView) -> ThreadOut:
     return ThreadOut(
         id=view.thread.id,
@@ -129,7 +146,7 @@ def list_sources(
                 id=s.id,
                 name=s.name,
                 title_prefix="",
-                description=s.location,
+                description=source_description(s),
                 type=s.type,
                 contains_internal_data=s.contains_internal_data,
                 ready_for_review=False,
