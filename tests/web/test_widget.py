@@ -681,3 +681,68 @@ def test_screenshot_of_an_answer_for_the_docs(site: Site, page: Page) -> None:
     page.screenshot(path=str(SCREENSHOT))
     assert png_size(SCREENSHOT) == (1100, 760)
     assert SCREENSHOT.stat().st_size < 400_000
+
+
+# --- links -------------------------------------------------------------------------------------------------------
+
+# Many docs sites address pages with a query string; `&` in a cited URL must reach the href unchanged.
+LINK_URL_TEMPLATE = "https://docs.skyloom.example/view?page={path}&lang=en"
+INSTALL_LINK = LINK_URL_TEMPLATE.format(path="install.md")
+# A host page's welcome text goes through the same markdown renderer as answers.
+LINKS_WELCOME = (
+    "Read [the guide](https://docs.skyloom.example/view?page=a&b=1&amp;c=2), "
+    "not [this](javascript:alert(document.domain)) or "
+    '[that](https://docs.skyloom.example/"onmouseover="alert(1))'
+)
+
+
+@pytest.fixture(scope="module")
+def link_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The manual ingested with LINK_URL_TEMPLATE, its own server, and a host page with LINKS_WELCOME: its URL."""
+    root = tmp_path_factory.mktemp("widget-links")
+    cli = Cli(root / "home")
+    docs = write_docs(root)
+    project = cli.json("project", "create", "--name", "Skyloom docs")
+    cli.json(
+        "source", "add", "--project", project["id"], "--type", "folder", "--path", docs, "--name", "manual",
+        "--url-template", LINK_URL_TEMPLATE,
+    )  # fmt: skip
+    ingest = cli("ingest", "--project", project["id"])
+    assert ingest.returncode == 0, ingest.stderr
+    with page_server() as pages:
+        origin = f"http://localhost:{pages.server_address[1]}"
+        key = cli.json("key", "create", "--project", project["id"], "--scheme", "bearer", "--allowed-origin", origin)
+        with serve(cli.home, UNLIMITED) as docsage:
+            welcome = LINKS_WELCOME.replace("&", "&amp;").replace('"', "&quot;")
+            pages.pages["/index.html"] = host_page(
+                docsage.base_url, key["key"], extra_attrs=f' data-welcome="{welcome}"'
+            )
+            yield f"{origin}/index.html"
+
+
+def test_a_cited_url_with_a_query_string_is_linked_exactly(link_site: str, page: Page) -> None:
+    widget = Widget(page).load(link_site)
+    widget.open()
+    widget.ask(QUESTION)
+    answer = widget.finished(0)
+    cites = answer.locator("a.cite")
+    expect(cites.first).to_be_visible()
+    hrefs = {a.get_attribute("href") for a in cites.all()}
+    assert INSTALL_LINK in hrefs, hrefs
+    assert all(href and "&amp;" not in href and href.endswith("&lang=en") for href in hrefs), hrefs
+    # What a click opens: the browser's resolved URL, query string intact.
+    assert cites.first.evaluate("a => a.href").endswith("&lang=en")
+    expect(answer.locator(".sources ol > li > a").first).to_have_attribute("href", INSTALL_LINK)
+
+
+def test_links_are_escaped_once_and_unsafe_schemes_are_not_linked(link_site: str, page: Page) -> None:
+    widget = Widget(page).load(link_site)
+    widget.open()
+    links = widget.answers.first.locator("a")
+    expect(links).to_have_count(3)
+    guide, script, quoted = links.all()
+    # The welcome has a literal "&amp;" after "b=1": it stays literal; every "&" is escaped once.
+    assert guide.get_attribute("href") == "https://docs.skyloom.example/view?page=a&b=1&amp;c=2"
+    assert script.get_attribute("href") == "#"
+    assert quoted.get_attribute("href") == 'https://docs.skyloom.example/"onmouseover="alert(1'
+    assert quoted.get_attribute("onmouseover") is None

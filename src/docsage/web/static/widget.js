@@ -74,16 +74,24 @@
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
+  function unesc(s) {
+    return s.replace(/&(amp|lt|gt|quot|#39);/g, function (_, e) {
+      return { amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'" }[e];
+    });
+  }
   function safeUrl(u) { return /^(https?:|file:|upload:|mailto:)/i.test(u) ? u : "#"; }
+  // Link targets are cut from text inline() has already escaped: unescape them before checking the scheme,
+  // then escape once for the attribute (escaping twice turned "?a=1&b=2" into "?a=1&amp;b=2").
+  function href(u) { return esc(safeUrl(unesc(u))); }
   function inline(s) {
     var codes = [];
     s = s.replace(/`([^`]+)`/g, function (_, c) { codes.push(c); return "\u0000" + (codes.length - 1) + "\u0000"; });
     s = esc(s);
     s = s.replace(/\[\[(\d+)\]\]\(([^)\s]+)\)/g, function (_, n, u) {
-      return '<a class="cite" href="' + esc(safeUrl(u)) + '" target="_blank" rel="noopener" aria-label="source ' + n + '">[' + n + "]</a>";
+      return '<a class="cite" href="' + href(u) + '" target="_blank" rel="noopener" aria-label="source ' + n + '">[' + n + "]</a>";
     });
     s = s.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, function (_, t, u) {
-      return '<a href="' + esc(safeUrl(u)) + '" target="_blank" rel="noopener">' + t + "</a>";
+      return '<a href="' + href(u) + '" target="_blank" rel="noopener">' + t + "</a>";
     });
     s = s.replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>");
     return s.replace(/\u0000(\d+)\u0000/g, function (_, i) { return "<code>" + esc(codes[+i]) + "</code>"; });
