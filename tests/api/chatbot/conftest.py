@@ -5,9 +5,12 @@ executable: projects, folder sources, ingestion and bearer keys with allowed ori
 differently configured server (OpenAI provider, small upload limit, strict rate limit) start their own on
 the same home with `serve(home, extra_env)`.
 
-Usage and sessions are reported per key, so the tests that count them get keys nobody else uses; those plain
-keys are made in-process through the same ProjectService (a CLI call costs a second of process start), while
-every key whose CLI options matter (--scheme, --allowed-origin) comes from `docsage key create`.
+Keys come in two kinds (issue 9): a bearer key with allowed origins is public (it sits in web pages) and may
+only chat and rate answers, reading back only the sessions it opened; a bearer key without origins is a
+server-side secret with every scope. Usage and sessions are reported per key, so the tests that count them get
+secret keys nobody else uses; those plain keys are made in-process through the same ProjectService (a CLI call
+costs a second of process start), while every key whose CLI options matter (--scheme, --allowed-origin,
+--scope) comes from `docsage key create`.
 """
 
 from __future__ import annotations
@@ -24,12 +27,19 @@ import pytest
 from conftest import Cli, LiveServer, open_services, serve, write_docs
 from docsage.services import Services
 
+from .helpers import thread_id_of
+
 ORIGIN = "https://app.example.com"  # allowed by the main bearer key
 PARTNER_ORIGIN = "https://partner.example.com"  # allowed only by project Q's key
 RETIRING_ORIGIN = "https://retired.example.com"  # allowed only by the key the auth test revokes
 
 # The main server must not throttle: many tests chat against it within a minute.
-UNLIMITED = {"DOCSAGE_RATE_LIMIT_CHAT_PER_MIN": "0", "DOCSAGE_RATE_LIMIT_RETRIEVAL_PER_MIN": "0"}
+UNLIMITED = {
+    "DOCSAGE_RATE_LIMIT_CHAT_PER_MIN": "0",
+    "DOCSAGE_RATE_LIMIT_RETRIEVAL_PER_MIN": "0",
+    "DOCSAGE_RATE_LIMIT_PUBLIC_CHAT_PER_MIN": "0",
+    "DOCSAGE_RATE_LIMIT_PUBLIC_CHAT_PER_MIN_TOTAL": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -48,15 +58,18 @@ class ChatbotSetup:
     p: str
     d: str
     q: str
-    app: Key  # bearer key of P allowing ORIGIN: the key most tests use
-    usage_key: Key  # bearer key of P, only used by the usage test
-    sessions_key: Key  # bearer key of P, only used by the sessions test
-    openai_key: Key  # bearer key of P, only used by the cost test
+    app: Key  # public bearer key of P allowing ORIGIN (chat and feedback only): the key most tests use
+    backend: Key  # secret bearer key of P (no origins, every scope): what a backend calls the API with
+    usage_key: Key  # secret bearer key of P, only used by the usage test
+    sessions_key: Key  # secret bearer key of P, only used by the sessions test
+    openai_key: Key  # secret bearer key of P, only used by the cost test
+    app2: Key  # a second public bearer key of P allowing ORIGIN (another app of the same project)
     retiring: Key  # bearer key of P allowing RETIRING_ORIGIN, revoked by a test
     kapa: Key  # x-api-key key of P (Kapa API: thread view)
-    uploads: Key  # bearer key of D
+    uploads: Key  # secret bearer key of D
     uploads_kapa: Key  # x-api-key key of D (Kapa API: retrieval)
-    other: Key  # bearer key of Q allowing PARTNER_ORIGIN
+    other: Key  # public bearer key of Q allowing PARTNER_ORIGIN
+    other_server: Key  # secret bearer key of Q
 
     @property
     def base_url(self) -> str:
@@ -81,9 +94,10 @@ class ChatbotSetup:
         return httpx.Client(base_url=self.base_url, headers={"X-API-KEY": (key or self.kapa).secret}, timeout=60)
 
     def thread(self, session_id: str, key: Key | None = None) -> dict[str, Any]:
-        """The Kapa view of a chatbot session (GET /query/v1/threads/{id}/ with an X-API-KEY of the project)."""
+        """The Kapa view of a chatbot session (GET /query/v1/threads/{id}/ with an X-API-KEY of the project); a
+        public key's session id is `<thread id>.<token>`, and the Kapa API knows the thread id."""
         with self.kapa_client(key) as c:
-            resp = c.get(f"/query/v1/threads/{session_id}/")
+            resp = c.get(f"/query/v1/threads/{thread_id_of(session_id)}/")
         assert resp.status_code == 200, resp.text
         return dict(resp.json())
 
@@ -128,17 +142,20 @@ def chatbot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatbotSetup]:
         # The keys whose CLI options matter (scheme, allowed origins) are made with `docsage key create`.
         cli_keys = {
             "app": pool.submit(_bearer, cli, p, ORIGIN),
+            "app2": pool.submit(_bearer, cli, p, ORIGIN),
             "retiring": pool.submit(_bearer, cli, p, RETIRING_ORIGIN),
             "other": pool.submit(_bearer, cli, q, PARTNER_ORIGIN),
             "kapa": pool.submit(_key, cli, p),
         }
         with open_services(home) as services:
             made = {
+                "backend": _isolated_key(services, p, "bearer"),
                 "usage_key": _isolated_key(services, p, "bearer"),
                 "sessions_key": _isolated_key(services, p, "bearer"),
                 "openai_key": _isolated_key(services, p, "bearer"),
                 "uploads": _isolated_key(services, d, "bearer"),
                 "uploads_kapa": _isolated_key(services, d, "x-api-key"),
+                "other_server": _isolated_key(services, q, "bearer"),
             }
         made.update({name: future.result() for name, future in cli_keys.items()})
         for ingest in ingests:

@@ -21,6 +21,11 @@ def assert_api_error(resp: httpx.Response, status: int | tuple[int, ...]) -> str
     return str(body["error"])
 
 
+def thread_id_of(session_id: str) -> str:
+    """The thread id in a session id: a public key's sessions are `<thread id>.<token>`, a secret key's plain."""
+    return session_id.partition(".")[0]
+
+
 def ok(resp: httpx.Response, status: int = 200) -> dict[str, Any]:
     assert resp.status_code == status, f"expected {status}, got {resp.status_code}: {resp.text[:500]}"
     body = resp.json()

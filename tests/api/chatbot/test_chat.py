@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from .conftest import RETIRING_ORIGIN, ChatbotSetup
-from .helpers import assert_api_error, chat, cited_urls, ok
+from .helpers import assert_api_error, chat, cited_urls, ok, thread_id_of
 
 INSTALL = "How do I install Skyloom?"
 
@@ -14,7 +14,10 @@ def test_chat_answers_from_the_right_page_with_sources_and_usage(chatbot: Chatbo
     with chatbot.client(chatbot.app) as c:
         body = chat(c, INSTALL)
     assert set(body) >= {"success", "session_id", "message_id", "answer", "sources", "is_uncertain", "usage"}
-    uuid.UUID(body["session_id"])
+    # A public key's session is bound to the browser that opened it: `<thread id>.<token>`.
+    thread_id, _, token = body["session_id"].partition(".")
+    uuid.UUID(thread_id)
+    assert len(token) >= 16, body["session_id"]
     uuid.UUID(body["message_id"])
     assert body["is_uncertain"] is False
     assert "pip install skyloom-cli" in body["answer"]
@@ -34,14 +37,31 @@ def test_chat_answers_from_the_right_page_with_sources_and_usage(chatbot: Chatbo
 
 
 def test_chat_is_a_kapa_thread_underneath(chatbot: ChatbotSetup) -> None:
+    """The Kapa thread view shows the chat under the thread id, the part of a public session id before the dot."""
     with chatbot.client(chatbot.app) as c:
         body = chat(c, "How long until access tokens expire?")
-    thread = chatbot.thread(body["session_id"])
+    thread = chatbot.thread(thread_id_of(body["session_id"]))
+    assert thread["id"] == thread_id_of(body["session_id"])
     [qa] = thread["question_answers"]
     assert qa["id"] == body["message_id"]
     assert qa["question"] == "How long until access tokens expire?"
     assert qa["answer"] == body["answer"]
     assert "90 days" in qa["answer"]
+
+
+def test_secret_keys_get_plain_session_ids_and_continue_any_session_of_the_project(chatbot: ChatbotSetup) -> None:
+    with chatbot.client(chatbot.backend) as c:
+        mine = chat(c, INSTALL)
+        uuid.UUID(mine["session_id"])
+        with chatbot.client(chatbot.app) as browser:
+            theirs = chat(browser, "How often does the daemon sync?")
+        # A backend may carry on a widget visitor's session (by its thread id) as well as its own.
+        follow = chat(c, "How do I change it?", session_id=thread_id_of(theirs["session_id"]))
+        assert follow["session_id"] == thread_id_of(theirs["session_id"])
+        assert "sync_interval_seconds" in follow["answer"]
+        assert chat(c, "how do I upgrade it?", session_id=mine["session_id"])["session_id"] == mine["session_id"]
+    assert len(chatbot.thread(theirs["session_id"])["question_answers"]) == 2
+    assert len(chatbot.thread(mine["session_id"])["question_answers"]) == 2
 
 
 def test_follow_up_in_a_session_understands_it(chatbot: ChatbotSetup) -> None:
@@ -78,9 +98,31 @@ def test_unknown_session_is_404(chatbot: ChatbotSetup) -> None:
 def test_session_of_another_project_is_404(chatbot: ChatbotSetup) -> None:
     with chatbot.client(chatbot.app) as c:
         mine = chat(c, INSTALL)
-    with chatbot.client(chatbot.other) as c:
-        assert_api_error(c.post("/api/v1/chat", json={"message": "and then?", "session_id": mine["session_id"]}), 404)
+    with chatbot.client(chatbot.backend) as c:
+        backend = chat(c, INSTALL)
+    for key in (chatbot.other, chatbot.other_server):  # Q's public and secret keys
+        with chatbot.client(key) as c:
+            for session_id in (mine["session_id"], thread_id_of(mine["session_id"]), backend["session_id"]):
+                resp = c.post("/api/v1/chat", json={"message": "and then?", "session_id": session_id})
+                assert "not found" in assert_api_error(resp, 404)
     assert len(chatbot.thread(mine["session_id"])["question_answers"]) == 1
+    assert len(chatbot.thread(backend["session_id"])["question_answers"]) == 1
+
+
+def test_public_session_continues_only_with_its_token_and_key(chatbot: ChatbotSetup) -> None:
+    """Whoever learns a widget visitor's thread id (a shared link, a log line) cannot read on in their session."""
+    with chatbot.client(chatbot.app) as c:
+        mine = chat(c, INSTALL)
+        thread_id = thread_id_of(mine["session_id"])
+        for forged in (thread_id, f"{thread_id}.", f"{thread_id}.not-the-token"):
+            resp = c.post("/api/v1/chat", json={"message": "how do I upgrade it?", "session_id": forged})
+            assert "not found" in assert_api_error(resp, 404)
+        assert chat(c, "how do I upgrade it?", session_id=mine["session_id"])["session_id"] == mine["session_id"]
+    with chatbot.client(chatbot.app2) as c:  # another public key of the same project, token and all
+        resp = c.post("/api/v1/chat", json={"message": "and then?", "session_id": mine["session_id"]})
+        assert "not found" in assert_api_error(resp, 404)
+    questions = [qa["question"] for qa in chatbot.thread(mine["session_id"])["question_answers"]]
+    assert questions == [INSTALL, "how do I upgrade it?"]
 
 
 def test_message_length_is_validated(chatbot: ChatbotSetup) -> None:
@@ -100,9 +142,14 @@ def test_api_key_in_the_body_or_the_query_string(chatbot: ChatbotSetup) -> None:
     with chatbot.client() as c:
         in_body = chat(c, INSTALL, api_key=chatbot.app.secret)
         in_query = ok(c.post("/api/v1/chat", params={"api_key": chatbot.app.secret}, json={"message": INSTALL}))
-        usage = ok(c.get("/api/v1/usage", params={"api_key": chatbot.app.secret}))
+        # The key found there is the same key, scopes and all: a public key cannot read usage this way either.
+        assert "usage" in assert_api_error(c.get("/api/v1/usage", params={"api_key": chatbot.app.secret}), 403)
+        before = ok(c.get("/api/v1/usage", params={"api_key": chatbot.backend.secret}))["usage"]["total_requests"]
+        chat(c, INSTALL, api_key=chatbot.backend.secret)
+        ok(c.post("/api/v1/chat", params={"api_key": chatbot.backend.secret}, json={"message": INSTALL}))
+        usage = ok(c.get("/api/v1/usage", params={"api_key": chatbot.backend.secret}))
     assert in_body["sources"][0]["url"] == in_query["sources"][0]["url"] == chatbot.url("install.md")
-    assert usage["usage"]["total_requests"] >= 2
+    assert usage["usage"]["total_requests"] == before + 2
 
 
 def test_missing_or_wrong_key_is_401(chatbot: ChatbotSetup) -> None:

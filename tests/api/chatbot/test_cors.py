@@ -20,13 +20,19 @@ def preflight(origin: str, path: str = "/api/v1/chat") -> dict[str, str]:
 def test_request_from_an_allowed_origin_is_readable(chatbot: ChatbotSetup) -> None:
     with chatbot.client(chatbot.app, Origin=ORIGIN) as c:
         resp = c.post("/api/v1/chat", json={"message": QUESTION})
-        sessions = c.get("/api/v1/sessions")
+        session_id = resp.json()["session_id"]
+        own = c.get("/api/v1/sessions", params={"session_id": session_id})
+        # What the public key may not do is refused, and the page's script can read why.
+        listing = c.get("/api/v1/sessions")
     assert resp.status_code == 200, resp.text
     assert resp.headers.get("access-control-allow-origin") == ORIGIN
     assert "Origin" in resp.headers.get("vary", "")
     assert resp.json()["sources"][0]["url"] == chatbot.url("configuration.md")
-    assert sessions.status_code == 200
-    assert sessions.headers.get("access-control-allow-origin") == ORIGIN
+    assert own.status_code == 200, own.text
+    assert own.headers.get("access-control-allow-origin") == ORIGIN
+    assert [s["session_id"] for s in own.json()["sessions"]] == [session_id]
+    assert "session" in assert_api_error(listing, 403)
+    assert listing.headers.get("access-control-allow-origin") == ORIGIN
 
 
 def test_streamed_request_from_an_allowed_origin_is_readable(chatbot: ChatbotSetup) -> None:
@@ -73,7 +79,9 @@ def test_origin_allowed_by_another_key_is_still_refused(chatbot: ChatbotSetup) -
     with chatbot.client(chatbot.app, Origin=PARTNER_ORIGIN) as c:
         assert_api_error(c.post("/api/v1/chat", json={"message": QUESTION}), 403)
     with chatbot.client(chatbot.other, Origin=PARTNER_ORIGIN) as c:
-        assert c.get("/api/v1/sessions").status_code == 200
+        resp = c.post("/api/v1/chat", json={"message": QUESTION})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers.get("access-control-allow-origin") == PARTNER_ORIGIN
 
 
 def test_server_to_server_request_without_origin_is_allowed(chatbot: ChatbotSetup) -> None:

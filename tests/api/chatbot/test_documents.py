@@ -151,10 +151,13 @@ def test_another_projects_document_cannot_be_deleted(chatbot: ChatbotSetup) -> N
     with chatbot.client(chatbot.uploads) as c:
         doc = ok(upload(c, "warranty.md", b"# Warranty\n\nSkyloom hardware keys carry a two-year warranty.\n"), 201)
     doc_id = doc["document"]["id"]
-    with chatbot.client(chatbot.other) as c:
+    with chatbot.client(chatbot.other_server) as c:  # project Q's secret key: may manage Q's documents only
         assert_api_error(c.delete(f"/api/v1/documents/{doc_id}"), 404)
+        assert_api_error(c.get(f"/api/v1/documents/{doc_id}"), 404)
         assert_api_error(c.delete(f"/api/v1/documents/{uuid.uuid4()}"), 404)
         assert doc_id not in [d["id"] for d in listed(c)]
+    with chatbot.client(chatbot.other) as c:  # project Q's public key may not touch documents at all
+        assert "documents" in assert_api_error(c.delete(f"/api/v1/documents/{doc_id}"), 403)
     with chatbot.client(chatbot.uploads) as c:
         assert doc_id in [d["id"] for d in listed(c)]
         ok(c.delete(f"/api/v1/documents/{doc_id}"))

@@ -34,12 +34,25 @@ def test_feedback_on_unknown_or_foreign_answers_is_404(chatbot: ChatbotSetup) ->
         assert_api_error(
             c.post("/api/v1/feedback", json={"question_answer_id": str(uuid.uuid4()), "reaction": "up"}), 404
         )
-    with chatbot.client(chatbot.other) as c:
-        assert_api_error(
-            c.post("/api/v1/feedback", json={"question_answer_id": answer["message_id"], "reaction": "up"}), 404
-        )
+    # Another project's keys, and another public key of the same project (a page's key rates only the answers
+    # that page was given), find no such answer.
+    for key in (chatbot.other, chatbot.other_server, chatbot.app2):
+        with chatbot.client(key) as c:
+            resp = c.post("/api/v1/feedback", json={"question_answer_id": answer["message_id"], "reaction": "down"})
+            assert "not found" in assert_api_error(resp, 404)
     [qa] = chatbot.thread(answer["session_id"])["question_answers"]
     assert qa["feedback"] == []
+
+
+def test_secret_key_rates_any_answer_of_its_project(chatbot: ChatbotSetup) -> None:
+    """A backend (say, a support tool) records a verdict on an answer its widget gave."""
+    with chatbot.client(chatbot.app) as c:
+        answer = chat(c, "How do I set the data region?")
+    with chatbot.client(chatbot.backend) as c:
+        body = {"question_answer_id": answer["message_id"], "reaction": "down", "comment": "wrong region"}
+        assert ok(c.post("/api/v1/feedback", json=body))["feedback"]["reaction"] == "downvote"
+    [qa] = chatbot.thread(answer["session_id"])["question_answers"]
+    assert [(f["reaction"], f["comment"]) for f in qa["feedback"]] == [("downvote", "wrong region")]
 
 
 def test_feedback_reaction_is_validated(chatbot: ChatbotSetup) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from .conftest import ChatbotSetup
-from .helpers import assert_api_error, chat, ok
+from .helpers import assert_api_error, chat, ok, thread_id_of
 
 
 def _session_of(c: httpx.Client, message: str, session_id: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -61,17 +61,38 @@ def test_sessions_paginate_newest_activity_first(chatbot: ChatbotSetup) -> None:
 
 
 def test_include_all_shows_the_projects_other_apps(chatbot: ChatbotSetup) -> None:
+    """A secret key lists the project's sessions by thread id: the widget's (public key's) ones too."""
     with chatbot.client(chatbot.app) as c:
-        theirs, _ = _session_of(c, "How do I verify webhook signatures?")
+        widget_session, _ = _session_of(c, "How do I verify webhook signatures?")
+    with chatbot.client(chatbot.backend) as c:
+        backend_session, _ = _session_of(c, "How do I set the data region?")
+    theirs = {thread_id_of(widget_session), backend_session}
     with chatbot.client(chatbot.sessions_key) as c:
         mine = ok(c.get("/api/v1/sessions", params={"per_page": 100}))
         everyone = ok(c.get("/api/v1/sessions", params={"per_page": 100, "include_all": "true"}))
-    assert theirs not in [s["session_id"] for s in mine["sessions"]]
-    assert theirs in [s["session_id"] for s in everyone["sessions"]]
+    assert not theirs & {s["session_id"] for s in mine["sessions"]}
+    assert theirs <= {s["session_id"] for s in everyone["sessions"]}
     assert {s["session_id"] for s in mine["sessions"]} <= {s["session_id"] for s in everyone["sessions"]}
-    with chatbot.client(chatbot.other) as c:  # another project's key sees none of P's sessions
+    with chatbot.client(chatbot.other_server) as c:  # another project's key sees none of P's sessions
         foreign = ok(c.get("/api/v1/sessions", params={"per_page": 100, "include_all": "true"}))
-    assert theirs not in [s["session_id"] for s in foreign["sessions"]]
+    assert not theirs & {s["session_id"] for s in foreign["sessions"]}
+
+
+def test_public_key_reads_only_its_own_session(chatbot: ChatbotSetup) -> None:
+    with chatbot.client(chatbot.app) as c:
+        session_id, body = _session_of(c, "How do I verify webhook signatures?")
+        own = ok(c.get("/api/v1/sessions", params={"session_id": session_id}))
+        [session] = own["sessions"]
+        assert session["session_id"] == session_id
+        assert body["answer"].startswith(session["preview"]) and session["preview"].strip()
+        # Listing, include_all, or someone else's session: refused or nothing to see.
+        assert "session" in assert_api_error(c.get("/api/v1/sessions"), 403)
+        assert_api_error(c.get("/api/v1/sessions", params={"include_all": "true"}), 403)
+        assert_api_error(c.get("/api/v1/sessions", params={"include_all": "true", "session_id": session_id}), 403)
+        thread_only = ok(c.get("/api/v1/sessions", params={"session_id": thread_id_of(session_id)}))
+        assert thread_only["sessions"] == []
+    with chatbot.client(chatbot.app2) as c:  # another public key of P, holding the full session id
+        assert ok(c.get("/api/v1/sessions", params={"session_id": session_id}))["sessions"] == []
 
 
 def test_session_paging_is_validated(chatbot: ChatbotSetup) -> None:

@@ -53,7 +53,7 @@ def test_usage_counts_this_keys_chats_only(chatbot: ChatbotSetup) -> None:
 
 
 def test_usage_counts_streamed_chats_too(chatbot: ChatbotSetup) -> None:
-    with chatbot.client(chatbot.app) as c:
+    with chatbot.client(chatbot.backend) as c:
         before = ok(c.get("/api/v1/usage"))["usage"]["total_requests"]
         resp = c.post("/api/v1/chat", json={"message": "How do I set the data region?", "stream": True})
         assert resp.status_code == 200
@@ -63,8 +63,16 @@ def test_usage_counts_streamed_chats_too(chatbot: ChatbotSetup) -> None:
 
 
 def test_usage_date_validation(chatbot: ChatbotSetup) -> None:
-    with chatbot.client(chatbot.app) as c:
+    with chatbot.client(chatbot.backend) as c:
         backwards = c.get("/api/v1/usage", params={"start_date": "2024-02-01", "end_date": "2024-01-01"})
         assert "end_date" in assert_api_error(backwards, 422)
         assert "start_date" in assert_api_error(c.get("/api/v1/usage", params={"start_date": "2024-13-01"}), 422)
         assert "end_date" in assert_api_error(c.get("/api/v1/usage", params={"end_date": "yesterday"}), 422)
+
+
+def test_public_key_cannot_read_usage(chatbot: ChatbotSetup) -> None:
+    """Usage and cost are the team's business, not every visitor's of the page the widget key sits in."""
+    with chatbot.client(chatbot.app) as c:
+        resp = c.get("/api/v1/usage")
+    assert "usage" in assert_api_error(resp, 403)
+    assert "total_requests" not in resp.text
