@@ -93,9 +93,29 @@ class Settings(BaseSettings):
     admin_password: str = Field(
         default="", description="If set, creates a dashboard user `admin` with this password on first start."
     )
+    admin_login_max_failures: int = Field(
+        default=5,
+        ge=0,
+        description="Failed dashboard logins for one username before it is locked out (0: no limit). Each further "
+        "lockout lasts twice as long; a correct password is refused too while it lasts.",
+    )
+    admin_login_max_failures_per_ip: int = Field(
+        default=20,
+        ge=0,
+        description="Failed dashboard logins from one client address before it is locked out (0: no limit).",
+    )
+    admin_login_lockout_s: float = Field(
+        default=60.0, gt=0, description="The first lockout after too many failed dashboard logins, seconds."
+    )
 
     host: str = Field(default="127.0.0.1", description="Host `docsage serve` binds to.")
     port: int = Field(default=8000, description="Port `docsage serve` binds to.")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated addresses (or '*') of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto `docsage serve` trusts: the client address (login throttling) and https (the Secure "
+        "dashboard cookie) come from them.",
+    )
 
     def resolved_search_threads(self) -> int:
         return self.search_threads or os.cpu_count() or 1

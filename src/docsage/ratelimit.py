@@ -31,6 +31,10 @@ class RateLimiter(Protocol):
         """Count one request against `key`; refuse once `limit` requests fall inside the window."""
         ...
 
+    def peek(self, key: str, limit: int, window_s: float = 60.0) -> Decision:
+        """What `hit` would decide now, without counting anything (to check before work that may not count)."""
+        ...
+
 
 class MemoryRateLimiter:
     """Sliding-window log per key, for one process (several workers need a shared limiter such as Redis)."""
@@ -40,6 +44,12 @@ class MemoryRateLimiter:
         self._lock = threading.Lock()
 
     def hit(self, key: str, limit: int, window_s: float = 60.0) -> Decision:
+        return self._decide(key, limit, window_s, count=True)
+
+    def peek(self, key: str, limit: int, window_s: float = 60.0) -> Decision:
+        return self._decide(key, limit, window_s, count=False)
+
+    def _decide(self, key: str, limit: int, window_s: float, count: bool) -> Decision:
         now = time.monotonic()
         with self._lock:
             hits = self._hits.setdefault(key, deque())
@@ -47,7 +57,8 @@ class MemoryRateLimiter:
                 hits.popleft()
             if limit > 0 and len(hits) >= limit:
                 return Decision(False, max(1, int(hits[0] + window_s - now + 0.999)))
-            hits.append(now)
+            if count:
+                hits.append(now)
             return Decision(True, 0)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from docsage.admin.auth import AdminAuth
+from docsage.admin.throttle import LoginPolicy, LoginThrottle
 from docsage.analytics.service import AnalyticsService
 from docsage.answer.base import AnswerProvider
 from docsage.answer.service import AnswerService
@@ -80,7 +81,9 @@ class Services:
 
     @cached_property
     def admin(self) -> AdminAuth:
-        return AdminAuth(self.database, self.settings.admin_password)
+        s = self.settings
+        policy = LoginPolicy(s.admin_login_max_failures, s.admin_login_max_failures_per_ip, s.admin_login_lockout_s)
+        return AdminAuth(self.database, LoginThrottle(self.rate_limiter, policy), s.admin_password)
 
     @cached_property
     def uploads(self) -> UploadService:

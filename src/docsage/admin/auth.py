@@ -1,39 +1,26 @@
-"""Dashboard accounts: scrypt-hashed passwords, server-side sessions, a CSRF token per session."""
+"""Dashboard accounts: scrypt-hashed passwords, throttled logins, server-side sessions, a CSRF token per session."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
+import os
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
+from docsage.admin.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from docsage.admin.throttle import LoginThrottle
 from docsage.db.admin import AdminRepository
 from docsage.db.engine import Database
 from docsage.db.models import AdminSession, AdminUser, utcnow
 from docsage.errors import AuthError, ConflictError, InvalidInputError
 
 SESSION_TTL = timedelta(hours=12)
-SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MIN_PASSWORD = 8
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
-    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, salt_b64, digest_b64 = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt_b64), dklen=32, **SCRYPT)
-    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+# Each scrypt takes 128 MiB and a core for ~0.4 s: more at once than cores only queues inside OpenSSL, and a
+# burst of login requests must not take gigabytes.
+HASHING_SLOTS = min(os.cpu_count() or 1, 4)
 
 
 def _token_hash(token: str) -> str:
@@ -48,9 +35,11 @@ class Login:
 
 
 class AdminAuth:
-    def __init__(self, database: Database, env_password: str = "") -> None:
+    def __init__(self, database: Database, throttle: LoginThrottle, env_password: str = "") -> None:
         self.database = database
+        self.throttle = throttle
         self.env_password = env_password
+        self._hashing = threading.BoundedSemaphore(HASHING_SLOTS)
 
     def create_user(self, username: str, password: str) -> AdminUser:
         if not username.strip():
@@ -72,22 +61,40 @@ class AdminAuth:
                 return
         self.create_user("admin", self.env_password)
 
-    def login(self, username: str, password: str) -> tuple[str, Login]:
-        """(session cookie token, login) for valid credentials."""
+    def login(self, username: str, password: str, client_ip: str = "") -> tuple[str, Login]:
+        """(session cookie token, login) for valid credentials; AuthError when wrong, LoginThrottledError while
+        the username or the client address is locked out (whatever the password)."""
+        name = username.strip()
+        self.throttle.check(name, client_ip)  # refused at once, without queueing for a hashing slot
+        with self._hashing:
+            # Again: failures recorded while this request queued count, so a burst cannot outrun the lockout.
+            self.throttle.check(name, client_ip)
+            with self.database.session() as session:
+                user = AdminRepository(session).user_by_name(name)
+                stored = user.password_hash if user else DUMMY_HASH
+            # An unknown name costs one scrypt of the current strength, like a known one (the dummy never matches).
+            valid = verify_password(password, stored) and user is not None
+            if not valid and user is not None and needs_rehash(stored):
+                verify_password(password, DUMMY_HASH)  # an account on an older, cheaper hash answers as slowly
+            if not valid or user is None:
+                self.throttle.record_failure(name, client_ip)
+                raise AuthError("wrong username or password")
+            upgraded = hash_password(password) if needs_rehash(stored) else None
+        token = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(24)
         with self.database.session() as session:
             repo = AdminRepository(session)
-            user = repo.user_by_name(username.strip())
-            if user is None or not verify_password(password, user.password_hash):
-                raise AuthError("wrong username or password")
-            token = secrets.token_urlsafe(32)
-            csrf = secrets.token_urlsafe(24)
+            if upgraded is not None:
+                account = session.get(AdminUser, user.id)
+                if account is not None and account.password_hash == stored:
+                    account.password_hash = upgraded
             repo.purge_expired(utcnow())
             repo.add_session(
                 AdminSession(
                     token_hash=_token_hash(token), user_id=user.id, csrf_token=csrf, expires_at=utcnow() + SESSION_TTL
                 )
             )
-            return token, Login(user.username, user.id, csrf)
+        return token, Login(user.username, user.id, csrf)
 
     def current(self, token: str | None) -> Login | None:
         if not token:

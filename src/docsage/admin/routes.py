@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from docsage.admin.auth import Login
+from docsage.admin.throttle import LoginThrottledError
 from docsage.analytics.dashboard import dashboard_data
 from docsage.api.kapa.deps import ServicesDep
 from docsage.errors import DocsageError, ForbiddenError, NotFoundError
@@ -69,15 +70,32 @@ def login_form(request: Request, error: str = "") -> HTMLResponse:
 
 @router.post("/login")
 def login_submit(
-    services: ServicesDep, username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = ""
+    request: Request,
+    services: ServicesDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
 ) -> Response:
+    # A sync route: the scrypt inside runs on the threadpool, never on the event loop. The client address is
+    # uvicorn's, which applies X-Forwarded-For only from DOCSAGE_FORWARDED_ALLOW_IPS.
     try:
-        token, _ = services.admin.login(username, password)
+        token, _ = services.admin.login(username, password, request.client.host if request.client else "")
+    except LoginThrottledError as exc:
+        locked = page(request, "login.html", None, error=exc.message)
+        locked.status_code = 429
+        locked.headers["Retry-After"] = str(exc.retry_after)
+        return locked
     except DocsageError:
         return back("/admin/login", error="Wrong username or password.")
     response = back("/admin")
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600, path="/admin")
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600, path="/admin", secure=_https(request)
+    )
     return response
+
+
+def _https(request: Request) -> bool:
+    """Over https (uvicorn takes X-Forwarded-Proto from trusted proxies) the cookie is Secure: never sent in clear."""
+    return request.url.scheme == "https"
 
 
 @router.post("/logout")
@@ -85,7 +103,7 @@ def logout(request: Request, services: ServicesDep, login: LoginDep, csrf: Annot
     check_csrf(login, csrf)
     services.admin.logout(request.cookies.get(COOKIE))
     response = back("/admin/login")
-    response.delete_cookie(COOKIE, path="/admin")
+    response.delete_cookie(COOKIE, path="/admin", secure=_https(request), httponly=True, samesite="strict")
     return response
 
 

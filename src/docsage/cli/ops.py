@@ -203,7 +203,14 @@ def serve(
     # Load the embedding model now, not on the first question (which would otherwise wait ~0.7 s for it).
     services().embedder.embed_query("warm up")
     console.print(f"docsage serving on http://{bind_host}:{bind_port}  (API docs: /docs)")
-    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=bind_host,
+        port=bind_port,
+        log_level="warning",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 def eval_cmd(
