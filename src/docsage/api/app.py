@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from docsage import __version__
 from docsage.admin import routes as admin_routes
+from docsage.admin import scripts as admin_scripts
 from docsage.api import compute
 from docsage.api.chatbot import routes as chatbot_routes
 from docsage.api.errors import (
@@ -21,6 +22,7 @@ from docsage.api.errors import (
 from docsage.api.kapa import chat as kapa_chat
 from docsage.api.kapa import data as kapa_data
 from docsage.api.kapa import proxy as kapa_proxy
+from docsage.api.security_headers import SecurityHeadersMiddleware
 from docsage.errors import NotFoundError
 from docsage.services import Services
 from docsage.web import routes as web_routes
@@ -57,6 +59,7 @@ def create_app(
     app.include_router(chatbot_routes.router)
     app.include_router(web_routes.router)
     app.include_router(admin_routes.router)
+    app.include_router(admin_scripts.router)
     services.admin.ensure_env_admin()
 
     @app.exception_handler(admin_routes.LoginRequired)
@@ -73,6 +76,7 @@ def create_app(
         allow_headers=["Content-Type", "X-WEBSITE-ID", "X-RECAPTCHA-ENTERPRISE-TOKEN", "X-HCAPTCHA-TOKEN"],
         max_age=600,
     )
+    app.add_middleware(SecurityHeadersMiddleware)  # last added, so outermost: every response gets the headers
 
     @app.get("/", include_in_schema=False)
     def home() -> HTMLResponse:
