@@ -89,6 +89,29 @@ class Settings(BaseSettings):
         '{"my-model": [input, output]}. Built-in list prices cover common OpenAI models; local models cost 0.',
     )
     upload_max_bytes: int = Field(default=10_485_760, description="Largest document upload, bytes.")
+    rate_limit_uploads_per_min: int = Field(
+        default=30, ge=0, description="Document uploads per minute per API key (0: no limit)."
+    )
+    parse_max_pdf_pages: int = Field(
+        default=1000, ge=1, description="PDFs with more pages fail to index with a clear error (page-count bombs)."
+    )
+    parse_max_chars: int = Field(
+        default=10_000_000,
+        ge=1,
+        description="Documents whose text (as decoded or extracted) exceeds this many characters fail to index.",
+    )
+    job_workers: int = Field(
+        default=1,
+        ge=0,
+        description="Threads of `docsage serve` that run background jobs (ingests, uploads). 0 when dedicated "
+        "`docsage worker` processes run them.",
+    )
+    job_stale_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running job whose worker has not reported for this long (killed, machine gone) is "
+        "claimed again by another worker.",
+    )
 
     admin_password: str = Field(
         default="", description="If set, creates a dashboard user `admin` with this password on first start."

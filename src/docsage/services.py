@@ -18,8 +18,9 @@ from docsage.embed.base import Embedder
 from docsage.embed.registry import get_embedder
 from docsage.index.base import IndexBackend
 from docsage.index.registry import get_index_backend
-from docsage.ingest.service import IngestService
-from docsage.ingest.uploads import UploadService
+from docsage.ingest.service import INGEST_SOURCE, IngestService
+from docsage.ingest.uploads import INDEX_UPLOAD, UploadService
+from docsage.jobs.service import JobService
 from docsage.projects.service import ProjectService
 from docsage.ratelimit import MemoryRateLimiter, RateLimiter
 from docsage.retrieval.service import RetrievalService
@@ -87,7 +88,16 @@ class Services:
 
     @cached_property
     def uploads(self) -> UploadService:
-        return UploadService(self.database, self.index, self.ingest)
+        return UploadService(self.database, self.index, self.ingest, self.jobs)
+
+    @cached_property
+    def jobs(self) -> JobService:
+        """Every kind of background job, registered up front so any runner can claim any job."""
+        jobs = JobService(self.database, self.settings.job_stale_after_s)
+        # Lambdas on purpose: the services are built on first use, not when the registry is.
+        jobs.register(INGEST_SOURCE, lambda context: self.ingest.run_job(context))  # noqa: PLW0108
+        jobs.register(INDEX_UPLOAD, lambda context: self.uploads.index_job(context))  # noqa: PLW0108
+        return jobs
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:

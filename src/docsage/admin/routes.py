@@ -18,13 +18,13 @@ from docsage.admin.throttle import LoginThrottledError
 from docsage.analytics.dashboard import dashboard_data
 from docsage.api.kapa.deps import ServicesDep
 from docsage.errors import DocsageError, ForbiddenError, NotFoundError
-from docsage.projects.service import INTEGRATION_TYPES
+from docsage.ingest.service import enqueue_ingest
+from docsage.projects.service import INTEGRATION_TYPES, SCOPES, is_public
 from docsage.services import Services
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 templates = Jinja2Templates(directory=str(resources.files("docsage.admin") / "templates"))
 COOKIE = "docsage_admin"
-_ingest_lock = threading.Lock()
 _reveals: dict[str, tuple[str, str]] = {}  # one-time token → (user id, new key secret)
 _reveal_lock = threading.Lock()
 
@@ -144,23 +144,22 @@ def reingest(
     source = services.projects.get_source(source_id)
     if source.project_id != project_id:
         raise ForbiddenError("that source belongs to another project")
-
-    def run() -> None:
-        with _ingest_lock:  # one ingestion at a time per server: they share the embedder's cores
-            services.ingest.run(source_id)
-
-    threading.Thread(target=run, name=f"ingest-{source_id}", daemon=True).start()
-    return back(f"/admin/projects/{project_id}", msg=f"Re-ingest of {source.name} started.")
+    job = enqueue_ingest(services.jobs, project_id, source_id)
+    state = "queued" if job.status == "queued" else "already running"
+    return back(f"/admin/projects/{project_id}", msg=f"Re-ingest of {source.name} {state}.")
 
 
 @router.get("/projects/{project_id}/keys", response_class=HTMLResponse)
-def keys(request: Request, project_id: str, services: ServicesDep, login: LoginDep, reveal: str = "") -> HTMLResponse:
+def keys(
+    request: Request, project_id: str, services: ServicesDep, login: LoginDep, reveal: str = "", warn: str = ""
+) -> HTMLResponse:
     with _reveal_lock:
         pending = _reveals.pop(reveal, None)
     secret = pending[1] if pending and pending[0] == login.user_id else None
     return _project_page(
-        request, services, login, project_id, "keys", keys=services.projects.list_keys(project_id), secret=secret
-    )
+        request, services, login, project_id, "keys",
+        keys=services.projects.list_keys(project_id), secret=secret, scopes=SCOPES, is_public=is_public, warn=warn,
+    )  # fmt: skip
 
 
 @router.post("/projects/{project_id}/keys")
@@ -171,16 +170,35 @@ def create_key(
     scheme: Annotated[str, Form()] = "x-api-key",
     origins: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
+    scope: Annotated[list[str] | None, Form()] = None,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(login, csrf)
     allowed = [o.strip() for o in origins.replace(",", "\n").splitlines() if o.strip()]
-    created = services.projects.create_key(project_id, scheme, allowed, name)
+    created = services.projects.create_key(project_id, scheme, allowed, name, scope or None)
     # Post/redirect/get, so a reload cannot create a second key; the secret is handed over once, in memory.
     reveal = secrets.token_urlsafe(16)
     with _reveal_lock:
         _reveals[reveal] = (login.user_id, created.secret)
-    return back(f"/admin/projects/{project_id}/keys", reveal=reveal)
+    return back(f"/admin/projects/{project_id}/keys", reveal=reveal, **_warning(created.warnings))
+
+
+def _warning(warnings: tuple[str, ...]) -> dict[str, str]:
+    return {"warn": " ".join(warnings)} if warnings else {}
+
+
+@router.post("/projects/{project_id}/keys/{key_id}/scopes")
+def set_key_scopes(
+    project_id: str,
+    key_id: str,
+    services: ServicesDep,
+    login: LoginDep,
+    scope: Annotated[list[str] | None, Form()] = None,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(login, csrf)
+    _, warnings = services.projects.set_scopes(project_id, key_id, scope or [])
+    return back(f"/admin/projects/{project_id}/keys", **_warning(warnings))
 
 
 @router.post("/projects/{project_id}/keys/{key_id}/revoke")

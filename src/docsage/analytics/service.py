@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from docsage.chat.service import owns_session
 from docsage.db.conversations import (
     EndUserRepository,
     FeedbackRepository,
@@ -221,11 +222,24 @@ class AnalyticsService:
             return UsageRepository(session).by_model(project_id, api_key_id, start, end)
 
     def sessions(
-        self, project_id: str, api_key_id: str | None, page: int, per_page: int
+        self,
+        project_id: str,
+        api_key_id: str | None,
+        page: int,
+        per_page: int,
+        *,
+        thread_id: str | None = None,
+        session_token: str | None = None,
+        require_token: bool = False,
     ) -> tuple[list[tuple[Thread, datetime, int, str]], bool]:
-        """(the sessions of page `page`, whether another page follows)."""
+        """(the sessions of page `page`, whether another page follows); with thread_id only that session, and
+        with require_token only if the caller holds its token (a public key's own session)."""
         with self.database.session() as session:
-            rows = UsageRepository(session).sessions(project_id, api_key_id, (page - 1) * per_page, per_page + 1)
+            rows = UsageRepository(session).sessions(
+                project_id, api_key_id, (page - 1) * per_page, per_page + 1, thread_id=thread_id
+            )
+        if require_token:
+            rows = [r for r in rows if owns_session(r[0], api_key_id, session_token)]
         return rows[:per_page], len(rows) > per_page
 
     def search_conversations(

@@ -12,6 +12,8 @@ class StartEvent:
     """The conversation this answer belongs to (sent first, before any retrieval)."""
 
     thread_id: str
+    # For threads bound to a browser (opened with a public key): the secret that continues the thread.
+    session_token: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -24,6 +26,7 @@ from docsage.api.kapa import data as kapa_data
 from docsage.api.kapa import proxy as kapa_proxy
 from docsage.api.security_headers import SecurityHeadersMiddleware
 from docsage.errors import NotFoundError
+from docsage.jobs import JobRunner
 from docsage.services import Services
 from docsage.web import routes as web_routes
 
@@ -32,10 +35,24 @@ def create_app(
     services: Services | None = None, demo_widget_key: str | None = None, demo_docs: Path | None = None
 ) -> FastAPI:
     services = services or Services()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Background jobs (ingests, uploads) run on threads of their own, never on the event loop; with
+        # DOCSAGE_JOB_WORKERS=0 only `docsage worker` processes run them.
+        workers = services.settings.job_workers
+        runner = JobRunner(services.jobs, workers).start() if workers > 0 else None
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
     app = FastAPI(
         title="docsage",
         version=__version__,
         description="Self-hostable 'ask the docs' service: hybrid retrieval and cited answers.",
+        lifespan=lifespan,
     )
     app.state.services = services
     compute.install(app, services.settings.resolved_search_threads())

@@ -19,9 +19,18 @@ class FeedbackService:
         self.database = database
 
     def upsert(
-        self, project_id: str, qa_id: str, user_identifier: str, reaction: str, comment: dict[str, Any] | None
+        self,
+        project_id: str,
+        qa_id: str,
+        user_identifier: str,
+        reaction: str,
+        comment: dict[str, Any] | None,
+        api_key_id: str | None = None,
+        integration_id: str | None = None,
     ) -> Feedback:
-        """One feedback record per (question-answer, user): a second call updates the first."""
+        """One feedback record per (question-answer, user): a second call updates the first. With api_key_id
+        or integration_id, only answers given through that key or integration (a public caller rates its own
+        answers, not every answer of the project)."""
         if reaction not in REACTIONS:
             raise InvalidInputError(f"reaction must be one of {', '.join(REACTIONS)}")
         try:  # a comment decoded from a JSON string can hold lone surrogates no UTF-8 column can store
@@ -30,7 +39,12 @@ class FeedbackService:
             raise InvalidInputError("comment contains a lone UTF-16 surrogate, which is not valid text") from None
         with self.database.session() as session:
             qa = QuestionAnswerRepository(session).get(qa_id)
-            if qa is None or qa.project_id != project_id:
+            if (
+                qa is None
+                or qa.project_id != project_id
+                or (api_key_id is not None and qa.api_key_id != api_key_id)
+                or (integration_id is not None and qa.integration_id != integration_id)
+            ):
                 raise NotFoundError(f"question answer {qa_id} not found")
             repo = FeedbackRepository(session)
             feedback = repo.find(qa_id, user_identifier)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +69,24 @@ class ChatRequest:
     api_key_id: str | None = None  # the chatbot app the question came through
     # Public callers hold only an integration id: they continue only threads started through that integration.
     require_integration_match: bool = False
+    # Public keys: a new thread is bound to the caller by a random token, and only that token continues it.
+    bind_session: bool = False
+    session_token: str | None = None
+
+
+def session_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def owns_session(thread: Thread, api_key_id: str | None, token: str | None) -> bool:
+    """Whether a public caller proved a thread is theirs: opened with the same key, holding its token."""
+    return (
+        thread.api_key_id is not None
+        and thread.api_key_id == api_key_id
+        and thread.session_token_hash is not None
+        and token is not None
+        and hmac.compare_digest(thread.session_token_hash, session_token_hash(token))
+    )
 
 
 def sources_of(hits: list[Hit]) -> list[dict[str, Any]]:
@@ -109,6 +130,7 @@ class CollectedAnswer:
     hits: list[Hit] = field(default_factory=list)
     meta: MetadataEvent | None = None
     ids: IdentifiersEvent | None = None
+    session_token: str = ""
 
 
 def collect(events: Iterator[AnswerEvent]) -> CollectedAnswer:
@@ -118,6 +140,8 @@ def collect(events: Iterator[AnswerEvent]) -> CollectedAnswer:
     for event in events:
         if isinstance(event, TextDelta):
             parts.append(event.text)
+        elif isinstance(event, StartEvent):
+            out.session_token = event.session_token
         elif isinstance(event, SourcesEvent):
             out.hits = event.hits
         elif isinstance(event, MetadataEvent):
@@ -179,32 +203,37 @@ class ChatService:
             user.extra = {**user.extra, **info.metadata, UNVERIFIED_CLAIMS: {**earlier, **claims}}
             return user.id
 
-    def _open_thread(self, req: ChatRequest, end_user_id: str | None) -> tuple[str, list[Turn], bool]:
-        """(thread id, earlier turns, created now) — a thread of another project is 'not found'."""
+    def _open_thread(self, req: ChatRequest, end_user_id: str | None) -> tuple[str, list[Turn], bool, str]:
+        """(thread id, earlier turns, created now, session token) — a thread of another project, or one the
+        caller cannot prove is theirs, is 'not found'."""
         with self.database.session() as session:
             require_integration(session, req.project_id, req.integration_id)
             threads = ThreadRepository(session)
             if req.thread_id is None:
+                token = secrets.token_urlsafe(18) if req.bind_session else ""
                 thread = threads.add(
                     Thread(
                         project_id=req.project_id,
                         integration_id=req.integration_id,
                         end_user_id=end_user_id,
                         api_key_id=req.api_key_id,
+                        session_token_hash=session_token_hash(token) if token else None,
                     )
                 )
-                return thread.id, [], True
+                return thread.id, [], True, token
             thread_row = threads.get(req.thread_id)
             if (
                 thread_row is None
                 or thread_row.project_id != req.project_id
                 or (req.require_integration_match and thread_row.integration_id != req.integration_id)
+                or (req.bind_session and not owns_session(thread_row, req.api_key_id, req.session_token))
             ):
                 raise NotFoundError(f"thread {req.thread_id} not found")
             thread_row.updated_at = utcnow()
             earlier = QuestionAnswerRepository(session).for_thread(thread_row.id)[-HISTORY_TURNS:]
             # A follow-up of a follow-up must see what the earlier turn was about: its standalone query.
-            return thread_row.id, [Turn(qa.retrieval_query or qa.question, qa.answer) for qa in earlier], False
+            turns = [Turn(qa.retrieval_query or qa.question, qa.answer) for qa in earlier]
+            return thread_row.id, turns, False, req.session_token or ""
 
     def stream(self, req: ChatRequest) -> Iterator[AnswerEvent]:
         """StartEvent, sources, text deltas, metadata, then identifiers once the answer is stored.
@@ -215,8 +244,8 @@ class ChatService:
         started = time.perf_counter()
         question, was_redacted = redact(req.query) if req.redact else (req.query, False)
         end_user_id = self._end_user(req.project_id, req.user)
-        thread_id, history, created = self._open_thread(req, end_user_id)
-        return self._generate(req, question, was_redacted, end_user_id, thread_id, history, created, started)
+        thread_id, history, created, token = self._open_thread(req, end_user_id)
+        return self._generate(req, question, was_redacted, end_user_id, thread_id, history, created, started, token)
 
     def _generate(
         self,
@@ -228,8 +257,9 @@ class ChatService:
         history: list[Turn],
         created: bool,
         started: float,
+        session_token: str = "",
     ) -> Iterator[AnswerEvent]:
-        yield StartEvent(thread_id)
+        yield StartEvent(thread_id, session_token)
         sources = SourcesEvent([], question, covered=False)
         parts: list[str] = []
         meta: MetadataEvent | None = None

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -15,7 +15,9 @@ from rich.table import Table
 from docsage.answer.events import MetadataEvent, SourcesEvent, TextDelta
 from docsage.chat.service import sources_of
 from docsage.cli.common import console, err_console, fail, print_json, services
-from docsage.ingest.service import IngestSummary
+from docsage.db.models import Source
+from docsage.ingest.service import IngestSummary, enqueue_ingest
+from docsage.jobs import JobRunner
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 LINKED_MARKER = re.compile(r"\[\[(\d+)\]\]\([^)\s]*\)")
@@ -61,6 +63,27 @@ class RichIngestProgress:
         self.progress.update(self.embed_task, completed=done)
 
 
+def run_ingest(source: Source) -> IngestSummary:
+    """One run of a source through the jobs seam, on this process with live progress bars (or, when a worker
+    already runs this source, following that run until it ends)."""
+    svc = services()
+    job = enqueue_ingest(svc.jobs, source.project_id, source.id)
+    with RichIngestProgress(source.name) as progress:
+
+        def show(values: dict[str, Any]) -> None:
+            if "documents" in values:
+                progress.documents(values["documents"])
+            if "chunks" in values:
+                progress.chunks(values["chunks"])
+            if "embedded" in values:
+                progress.embedded(values["embedded"])
+
+        done = JobRunner(svc.jobs).run_here(job.id, show)
+    if done.result:
+        return IngestSummary(**done.result)
+    return IngestSummary(run_id="", source_id=source.id, status="failed", error=done.error or done.status)
+
+
 def _summary_line(name: str, s: IngestSummary) -> str:
     return (
         f"{name}: {s.status} — added {s.added}, updated {s.updated}, unchanged {s.unchanged}, "
@@ -82,10 +105,7 @@ def ingest(
             fail(f"source {source} not found in project {project}")
     if not sources:
         fail(f"project {project} has no sources; add one with `docsage source add`")
-    summaries: list[tuple[str, IngestSummary]] = []
-    for src in sources:
-        with RichIngestProgress(src.name) as progress:
-            summaries.append((src.name, svc.ingest.run(src.id, progress)))
+    summaries = [(src.name, run_ingest(src)) for src in sources]
     if as_json:
         print_json([{"source": name, **s.__dict__} for name, s in summaries])
     else:
@@ -213,6 +233,28 @@ def serve(
     )
 
 
+def worker(
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Jobs run at once.")] = 1,
+    once: Annotated[bool, typer.Option("--once", help="Run the queued jobs, then exit.")] = False,
+) -> None:
+    """Run background jobs (ingests, uploads) until stopped; several workers on several hosts share them."""
+    import signal
+    import threading
+
+    runner = JobRunner(services().jobs, concurrency)
+    if once:
+        console.print(f"ran {runner.run_pending()} job(s)")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    runner.start()
+    console.print(f"docsage worker {runner.worker} running {concurrency} job(s) at a time; Ctrl-C stops")
+    stop.wait()
+    err_console.print("stopping: waiting for running jobs (a job cut short is retried by another worker)")
+    runner.stop(timeout_s=60)
+
+
 def eval_cmd(
     dataset: Annotated[list[str], typer.Option("--dataset", help="BEIR-format folder (repeatable).")],
     depth: Annotated[int, typer.Option("--depth", min=10, help="Chunks retrieved per query.")] = 300,
@@ -308,8 +350,7 @@ def demo(
         svc.projects.remove_source(source.id)
         source = None
     source = source or svc.projects.add_source(project.id, "folder", folder, name=Path(folder).name, options=options)
-    with RichIngestProgress(source.name) as progress:
-        summary = svc.ingest.run(source.id, progress)
+    summary = run_ingest(source)
     console.print(_summary_line(source.name, summary), highlight=False)
     console.print(f"\nproject id: {project.id}")
     console.print(f'try:  docsage ask --project {project.id} "How do I add a website as a source?"', highlight=False)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from docsage.cli.common import console, fail, print_json, services
+from docsage.cli.common import console, err_console, fail, print_json, services
 from docsage.db.models import ApiKey, Integration, Project, Source
+from docsage.projects.service import SCOPES, is_public
 
 project_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
 key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -19,6 +20,15 @@ admin_app = typer.Typer(help="Manage admin dashboard accounts.", no_args_is_help
 CLI_SOURCE_TYPES = ("folder", "web", "git", "openapi")  # "upload" sources are created by the API
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ProjectOpt = Annotated[str, typer.Option("--project", help="Project id.")]
+SCOPE_HELP = ", ".join(SCOPES)
+ScopeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        help=f"What a bearer key may do (repeatable): {SCOPE_HELP}. Default: chat and feedback for a key with "
+        "allowed origins (public), everything for one without.",
+    ),
+]
 
 
 def project_json(p: Project) -> dict[str, Any]:
@@ -32,6 +42,8 @@ def key_json(k: ApiKey) -> dict[str, Any]:
         "scheme": k.scheme,
         "prefix": k.prefix,
         "allowed_origins": list(k.allowed_origins),
+        "scopes": list(k.scopes),
+        "public": is_public(k),
         "created_at": k.created_at,
         "revoked_at": k.revoked_at,
     }
@@ -107,14 +119,41 @@ def key_create(
         list[str] | None, typer.Option("--allowed-origin", help="Origin allowed to use a bearer key (repeatable).")
     ] = None,
     name: Annotated[str, typer.Option("--name", help="A label for the key.")] = "",
+    scope: ScopeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create an API key; the secret is shown once and only its hash is stored."""
-    created = services().projects.create_key(project, scheme, allowed_origin or [], name)
+    """Create an API key; the secret is shown once and only its hash is stored.
+
+    A bearer key with allowed origins is public (it goes into web pages): by default it may only chat and send
+    feedback. A key without allowed origins is a server-side secret with every scope."""
+    created = services().projects.create_key(project, scheme, allowed_origin or [], name, scope or None)
+    _warn(created.warnings)
     if as_json:
         print_json({"key": created.secret, **key_json(created.key)})
     else:
         console.print(f"key id={created.key.id}\n{created.secret}\n[dim]store it now: it is not shown again[/]")
+        console.print(f"scopes: {', '.join(created.key.scopes)}", highlight=False)
+
+
+@key_app.command("scopes")
+def key_scopes(
+    key_id: Annotated[str, typer.Argument(help="Key id.")],
+    project: ProjectOpt,
+    scope: Annotated[list[str], typer.Option("--scope", help=f"Scope to grant (repeatable): {SCOPE_HELP}.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Set what a bearer key may do (replaces its scopes)."""
+    key, warnings = services().projects.set_scopes(project, key_id, scope)
+    _warn(warnings)
+    if as_json:
+        print_json(key_json(key))
+    else:
+        console.print(f"key {key.id} scopes: {', '.join(key.scopes)}", highlight=False)
+
+
+def _warn(warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 @key_app.command("list")
@@ -128,9 +167,14 @@ def key_list(
     else:
         _table(
             "API keys",
-            ["id", "project", "scheme", "prefix", "origins", "revoked"],
-            [[k.id, k.project_id, k.scheme, k.prefix + "…", ", ".join(k.allowed_origins), k.revoked_at] for k in keys],
+            ["id", "project", "scheme", "prefix", "origins", "scopes", "revoked"],
+            [_key_row(k) for k in keys],
         )
+
+
+def _key_row(k: ApiKey) -> list[Any]:
+    origins, scopes = ", ".join(k.allowed_origins), ", ".join(k.scopes)
+    return [k.id, k.project_id, k.scheme, f"{k.prefix}…", origins, scopes, k.revoked_at]
 
 
 @key_app.command("revoke")

@@ -234,7 +234,7 @@ class UsageRepository:
         return [(m or "", int(n), int(i), int(o), float(c)) for m, n, i, o, c in self.session.execute(stmt)]
 
     def sessions(
-        self, project_id: str, api_key_id: str | None, offset: int, limit: int
+        self, project_id: str, api_key_id: str | None, offset: int, limit: int, thread_id: str | None = None
     ) -> list[tuple[Thread, datetime, int, str]]:
         """(thread, last activity, total tokens, last answer) newest first; threads without answers are skipped."""
         last_at = func.max(QuestionAnswer.created_at)
@@ -250,6 +250,8 @@ class UsageRepository:
         )
         if api_key_id:
             stmt = stmt.where(Thread.api_key_id == api_key_id)
+        if thread_id:
+            stmt = stmt.where(Thread.id == thread_id)
         rows = list(self.session.execute(stmt))
         out = []
         for thread, last, total in rows:

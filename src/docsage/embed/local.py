@@ -14,6 +14,7 @@ from docsage.embed.base import Vectors
 
 MODEL_DIR = resources.files("docsage.embed") / "minilm"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
+COUNT_SLICE = 64  # texts per tokenizer call when counting (see count_tokens)
 
 
 def _session(threads: int, *, spin: bool) -> ort.InferenceSession:
@@ -28,11 +29,12 @@ class MiniLMEmbedder:
     """384-d MiniLM embeddings; mean-pooled over the attention mask and L2-normalised."""
 
     def __init__(self, threads: int = 0, batch_size: int = 32) -> None:
-        # Batches (ingestion) use every core; single queries get their own one-thread session without
-        # spin-waiting: idle spinning threads starved the numpy vector search that follows a query embedding
-        # (100k-chunk dense search: 4 ms quiet, 11 ms behind spinning threads), and one thread embeds a short
-        # query as fast as two (2.2 ms).
-        self._session = _session(threads or (os.cpu_count() or 1), spin=True)
+        # Batches (ingestion) use every core; single queries get their own one-thread session. Neither spin-waits:
+        # idle spinning threads starved the numpy vector search that follows a query embedding (100k-chunk dense
+        # search: 4 ms quiet, 11 ms behind spinning threads) and, with ingestion running in the server, held
+        # /healthz up to 0.3 s; without spinning ingestion was no slower (18 vs 18 texts/s on two cores).
+        # One thread embeds a short query as fast as two (2.2 ms).
+        self._session = _session(threads or (os.cpu_count() or 1), spin=False)
         self._query_session = _session(1, spin=False)
         self._tokenizer = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
         # tokenizer.json ships truncation 128 and fixed padding 128: both would silently cut and slow us.
@@ -57,8 +59,15 @@ class MiniLMEmbedder:
         return MAX_TOKENS
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        """Word pieces per text, [CLS] and [SEP] included (what the model would see untruncated)."""
-        return [len(enc.ids) for enc in self._counter.encode_batch(texts)]
+        """Word pieces per text, [CLS] and [SEP] included (what the model would see untruncated).
+
+        In slices: the tokenizer's batches share one process-wide thread pool, and a question's few texts would
+        wait behind a whole 5 MB document's thousands (measured: 2.4 s chat answers during an upload)."""
+        return [
+            len(enc.ids)
+            for start in range(0, len(texts), COUNT_SLICE)
+            for enc in self._counter.encode_batch(texts[start : start + COUNT_SLICE])
+        ]
 
     def _run(self, texts: list[str], session: ort.InferenceSession | None = None) -> Vectors:
         with self._lock:

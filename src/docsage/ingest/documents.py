@@ -26,6 +26,7 @@ class FetchedDocument:
     title: str = ""
     hash: str = ""
     meta: dict[str, str] = field(default_factory=dict)
+    document_id: str | None = None  # the id a new document gets (an upload's id is known before indexing)
 
     def __post_init__(self) -> None:
         if not self.hash:

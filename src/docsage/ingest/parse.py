@@ -277,20 +277,44 @@ def rst_to_markdown(text: str) -> str:
     return "\n".join(out)
 
 
-def parse_pdf(raw: bytes, url: str = "", title_hint: str = "") -> ParsedDocument:
+@dataclass(frozen=True)
+class ParseLimits:
+    """Bounds on what one document may expand to: a 12 kB PDF can declare 2,000 pages, and text extracted
+    from compressed streams can be far larger than the file. Past a bound the document fails with a reason."""
+
+    max_pdf_pages: int = 1000
+    max_chars: int = 10_000_000
+
+
+class DocumentTooLargeError(InvalidInputError):
+    code = "document_too_large"
+    http_status = 413
+
+
+def parse_pdf(raw: bytes, url: str = "", title_hint: str = "", limits: ParseLimits | None = None) -> ParsedDocument:
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    limits = limits or ParseLimits()
+    pages: list[str] = []
     try:
         reader = PdfReader(io.BytesIO(raw))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        count = len(reader.pages)
+        if count > limits.max_pdf_pages:
+            raise DocumentTooLargeError(f"PDF has {count} pages; the limit is {limits.max_pdf_pages}")
+        extracted = 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            extracted += len(pages[-1])
+            if extracted > limits.max_chars:
+                raise DocumentTooLargeError(f"PDF text exceeds the {limits.max_chars}-character limit")
         metadata = reader.metadata
         meta_title = str(metadata.get("/Title") or "").strip() if metadata is not None else ""
     except (PyPdfError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError(f"unreadable PDF: {exc}") from exc
     sections: list[Section] = []
-    for number, page in enumerate(pages, start=1):
-        blocks = [Block(p.strip()) for p in re.split(r"\n\s*\n", page) if p.strip()]
+    for number, page_text in enumerate(pages, start=1):
+        blocks = [Block(p.strip()) for p in re.split(r"\n\s*\n", page_text) if p.strip()]
         if blocks:
             sections.append(Section((f"Page {number}",), blocks))
     if not sections:
@@ -305,11 +329,16 @@ def parse_text(text: str, url: str = "", title_hint: str = "") -> ParsedDocument
     return ParsedDocument(title=title_hint or title_from_url(url), sections=[Section((), blocks)] if blocks else [])
 
 
-def parse(raw: bytes, fmt: str, url: str = "", title_hint: str = "") -> ParsedDocument:
-    """Dispatch on the connector's format name."""
+def parse(
+    raw: bytes, fmt: str, url: str = "", title_hint: str = "", limits: ParseLimits | None = None
+) -> ParsedDocument:
+    """Dispatch on the connector's format name, within the limits."""
+    limits = limits or ParseLimits()
     if fmt == "pdf":
-        return parse_pdf(raw, url, title_hint)
+        return parse_pdf(raw, url, title_hint, limits)
     text = raw.decode("utf-8", errors="replace")
+    if len(text) > limits.max_chars:
+        raise DocumentTooLargeError(f"document has {len(text)} characters; the limit is {limits.max_chars}")
     if fmt == "markdown":
         return parse_markdown(text, url, title_hint)
     if fmt == "html":

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
 from docsage.config import Settings
 from docsage.db.documents import DocumentRepository
 from docsage.db.engine import Database
-from docsage.db.models import Document, IngestRun, Source, utcnow
+from docsage.db.models import Document, IngestRun, Job, Source, utcnow
 from docsage.db.sources import IngestRunRepository, SourceRepository
 from docsage.embed.base import Embedder
 from docsage.errors import DocsageError, NotFoundError
@@ -21,7 +21,8 @@ from docsage.index.base import ChunkWrite, IndexBackend
 from docsage.ingest.chunk import ChunkDraft, Chunker, chunk_id
 from docsage.ingest.connectors import build_connector
 from docsage.ingest.documents import ConnectorItem, FetchedDocument, FetchFailure
-from docsage.ingest.parse import parse
+from docsage.ingest.parse import ParseLimits, parse
+from docsage.jobs.service import JobContext, JobFailedError, JobService
 
 log = logging.getLogger(__name__)
 EMBED_POOL = 256  # chunks gathered before one embed + write transaction; bigger pools batch by length better
@@ -33,6 +34,37 @@ class IngestProgress(Protocol):
     def chunks(self, produced: int) -> None: ...
 
     def embedded(self, done: int) -> None: ...
+
+
+class JobProgress:
+    """Ingest progress written onto the job that runs it (throttled by the job context)."""
+
+    def __init__(self, context: JobContext) -> None:
+        self.context = context
+
+    def documents(self, seen: int) -> None:
+        self.context.report(documents=seen)
+
+    def chunks(self, produced: int) -> None:
+        self.context.report(chunks=produced)
+
+    def embedded(self, done: int) -> None:
+        self.context.report(embedded=done)
+
+
+INGEST_SOURCE = "ingest_source"
+
+
+def enqueue_ingest(jobs: JobService, project_id: str, source_id: str) -> Job:
+    """Queue one run of a source (or return the run already queued or running for it)."""
+    return jobs.enqueue(
+        INGEST_SOURCE,
+        project_id=project_id,
+        source_id=source_id,
+        lock_key=f"source:{source_id}",
+        payload={"source_id": source_id},
+        reuse_active=True,
+    )
 
 
 class _NoProgress:
@@ -80,14 +112,25 @@ class IngestService:
         self.settings = settings
         self.chunker = Chunker(embedder.count_tokens, embedder.max_tokens)
 
-    def run(self, source_id: str, progress: IngestProgress | None = None) -> IngestSummary:
+    @property
+    def parse_limits(self) -> ParseLimits:
+        return ParseLimits(self.settings.parse_max_pdf_pages, self.settings.parse_max_chars)
+
+    def run_job(self, context: JobContext) -> dict[str, Any]:
+        """The `ingest_source` job: one run of a source, its progress reported on the job."""
+        summary = self.run(context.payload["source_id"], JobProgress(context), job_id=context.job_id)
+        if summary.status != "succeeded":
+            raise JobFailedError(summary.error or "ingest failed", asdict(summary))
+        return asdict(summary)
+
+    def run(self, source_id: str, progress: IngestProgress | None = None, job_id: str | None = None) -> IngestSummary:
         """Ingest one source from its connector; deletions only happen after a complete listing."""
         with self.database.session() as session:
             source = SourceRepository(session).get(source_id)
             if source is None:
                 raise NotFoundError(f"source {source_id} not found")
             connector = build_connector(source.type, source.location, dict(source.options), self.settings)
-        return self.ingest_items(source, connector.iter_documents(), progress, complete_listing=True)
+        return self.ingest_items(source, connector.iter_documents(), progress, complete_listing=True, job_id=job_id)
 
     def ingest_items(
         self,
@@ -96,6 +139,7 @@ class IngestService:
         progress: IngestProgress | None = None,
         *,
         complete_listing: bool = False,
+        job_id: str | None = None,
     ) -> IngestSummary:
         """Index the given items; with complete_listing, documents absent from them are deleted."""
         progress = progress or _NoProgress()
@@ -105,7 +149,7 @@ class IngestService:
             for stale in runs.running(source.id):  # a run killed mid-way (kill -9): the next run completes it
                 stale.status = "interrupted"
                 stale.finished_at = utcnow()
-            run = runs.add(IngestRun(project_id=source.project_id, source_id=source.id))
+            run = runs.add(IngestRun(project_id=source.project_id, source_id=source.id, job_id=job_id))
             known = DocumentRepository(session).fingerprints(source.id)
         summary = IngestSummary(run_id=run.id, source_id=source.id)
         seen: set[str] = set()
@@ -134,7 +178,7 @@ class IngestService:
                     summary.unchanged += 1
                     continue
                 try:
-                    parsed = parse(item.raw, item.fmt, item.url, item.title)
+                    parsed = parse(item.raw, item.fmt, item.url, item.title, self.parse_limits)
                     drafts = self.chunker.chunk(parsed)
                 except DocsageError as exc:
                     self._fail(summary, item.url, exc.message)
@@ -187,7 +231,11 @@ class IngestService:
                 if doc is None:
                     doc = docs.add(
                         Document(
-                            project_id=source.project_id, source_id=source.id, url=p.doc.url, content_hash=p.doc.hash
+                            **({"id": p.doc.document_id} if p.doc.document_id else {}),
+                            project_id=source.project_id,
+                            source_id=source.id,
+                            url=p.doc.url,
+                            content_hash=p.doc.hash,
                         )
                     )
                     summary.added += 1

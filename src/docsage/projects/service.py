@@ -15,6 +15,7 @@ from docsage.config import get_settings
 from docsage.db.documents import DocumentRepository
 from docsage.db.engine import Database
 from docsage.db.integrations import IntegrationRepository
+from docsage.db.jobs import JobRepository
 from docsage.db.keys import ApiKeyRepository
 from docsage.db.models import ApiKey, Document, Integration, Project, Source, utcnow
 from docsage.db.projects import ProjectRepository
@@ -36,6 +37,10 @@ INTEGRATION_TYPES = (
     "DASHBOARD_CHAT",
 )
 SOURCE_TYPES = ("folder", "web", "git", "openapi", "upload")
+# What a key may do. A bearer key with allowed origins is embedded in public web pages, so anyone can read it:
+# by default it may only chat and rate answers (and read its own session, bound to the browser that opened it).
+SCOPES = ("chat", "feedback", "sessions", "usage", "documents")
+PUBLIC_SCOPES = ("chat", "feedback")
 
 
 def hash_key(key: str) -> str:
@@ -50,10 +55,49 @@ class AuthenticatedKey:
 
 @dataclass(frozen=True)
 class CreatedKey:
-    """A new key: `secret` is shown once and never stored."""
+    """A new key: `secret` is shown once and never stored; `warnings` say what makes it risky."""
 
     key: ApiKey
     secret: str
+    warnings: tuple[str, ...] = ()
+
+
+def is_public(key: ApiKey) -> bool:
+    """A key meant for browsers (bearer with allowed origins): it sits in page source, so anyone has it."""
+    return key.scheme == "bearer" and bool(key.allowed_origins)
+
+
+def _check_scopes(scheme: str, origins: list[str], scopes: list[str] | None) -> tuple[list[str], tuple[str, ...]]:
+    """(scopes to store, warnings) for a key of this kind; None means the kind's default."""
+    public = scheme == "bearer" and bool(origins)
+    if scopes is None:
+        return list(PUBLIC_SCOPES if public else SCOPES), ()
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise InvalidInputError(f"unknown scope {', '.join(unknown)}; choose from {', '.join(SCOPES)}")
+    if not scopes:
+        raise InvalidInputError("a key needs at least one scope")
+    if scheme != "bearer":
+        raise InvalidInputError("scopes apply to bearer keys; an x-api-key key (Kapa API) may call every endpoint")
+    chosen = [s for s in SCOPES if s in scopes]
+    wider = [s for s in chosen if s not in PUBLIC_SCOPES]
+    warnings = (
+        (
+            f"this key has allowed origins, so it is meant for web pages where anyone can read it; with "
+            f"{', '.join(wider)} anyone who views the page can "
+            + "; ".join(
+                {
+                    "sessions": "read every chat session of the project",
+                    "usage": "read the project's usage and cost",
+                    "documents": "upload, list and delete documents",
+                }[s]
+                for s in wider
+            ),
+        )
+        if public and wider
+        else ()
+    )
+    return chosen, warnings
 
 
 def require_integration(session: Session, project_id: str, integration_id: str | None) -> None:
@@ -106,13 +150,20 @@ class ProjectService:
 
     # keys -----------------------------------------------------------------------------------------------
     def create_key(
-        self, project_id: str, scheme: str = "x-api-key", allowed_origins: list[str] | None = None, name: str = ""
+        self,
+        project_id: str,
+        scheme: str = "x-api-key",
+        allowed_origins: list[str] | None = None,
+        name: str = "",
+        scopes: list[str] | None = None,
     ) -> CreatedKey:
+        """A new key; `scopes` None gives the kind's default (a public key: chat and feedback only)."""
         if scheme not in KEY_SCHEMES:
             raise InvalidInputError(f"unknown key scheme {scheme!r}; choose one of {', '.join(KEY_SCHEMES)}")
         origins = [_check_origin(o) for o in allowed_origins or []]
         if origins and scheme != "bearer":
             raise InvalidInputError("allowed origins apply to bearer keys only (use --scheme bearer)")
+        chosen, warnings = _check_scopes(scheme, origins, scopes)
         self.get_project(project_id)
         secret = ("dsk_" if scheme == "x-api-key" else "dsb_") + secrets.token_urlsafe(32)
         with self.database.session() as session:
@@ -124,9 +175,20 @@ class ProjectService:
                     prefix=secret[:10],
                     key_hash=hash_key(secret),
                     allowed_origins=origins,
+                    scopes=chosen,
                 )
             )
-        return CreatedKey(key, secret)
+        return CreatedKey(key, secret, warnings)
+
+    def set_scopes(self, project_id: str, key_id: str, scopes: list[str]) -> tuple[ApiKey, tuple[str, ...]]:
+        """Change what a key may do; (the key, warnings as for create_key)."""
+        with self.database.session() as session:
+            key = ApiKeyRepository(session).get(key_id)
+            if key is None or key.project_id != project_id:
+                raise NotFoundError(f"API key {key_id} not found")
+            chosen, warnings = _check_scopes(key.scheme, list(key.allowed_origins), scopes)
+            key.scopes = chosen
+            return key, warnings
 
     def list_keys(self, project_id: str | None = None) -> list[ApiKey]:
         if project_id:
@@ -249,18 +311,23 @@ class ProjectService:
             return SourceRepository(session).list(project_id)
 
     def source_status(self, project_id: str) -> dict[str, dict[str, Any]]:
-        """Per source: document count and the latest ingest run's status, counts and time."""
+        """Per source: document count, the latest ingest run's status, counts and time, and the job queued or
+        running for it (with its progress)."""
         with self.database.session() as session:
             counts = SourceRepository(session).document_counts(project_id)
             runs = IngestRunRepository(session)
+            jobs = JobRepository(session)
             out: dict[str, dict[str, Any]] = {}
             for source in SourceRepository(session).list(project_id):
                 run = runs.latest(source.id)
+                active = next(iter(jobs.recent(source_id=source.id, statuses=("queued", "running"), limit=1)), None)
                 out[source.id] = {
                     "documents": counts.get(source.id, 0),
                     "last_status": run.status if run else "never",
                     "last_error": run.error if run else "",
                     "last_run_at": run.started_at if run else None,
+                    "job_status": active.status if active else None,
+                    "job_progress": dict(active.progress) if active else {},
                 }
             return out
 

@@ -5,7 +5,9 @@ only its own threads."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,3 +246,25 @@ def test_a_widget_continues_only_its_own_threads(open_server: LiveServer, setup:
         # Another widget of the same project does not continue it either.
         assert_json_error(widget_chat(client, setup.a_other_widget, follow_up, own), 404)
         assert len(stored_thread(open_server, setup.a, own)["question_answers"]) == 3
+
+
+def test_a_widget_rates_only_its_own_answers(open_server: LiveServer, setup: ProxySetup) -> None:
+    """Feedback through a widget id lands only on answers that widget gave: a server-side answer's id (or
+    another widget's) is 404 and its feedback stays as it was."""
+
+    def vote(client: httpx.Client, website_id: str, qa_id: str) -> httpx.Response:
+        body = {"user_identifier": "anon-1", "reaction": "downvote", "question_answer": qa_id}
+        return client.post("/proxy/query/v2/feedback/upsert/", json=body, headers={"X-WEBSITE-ID": website_id})
+
+    with browser(open_server) as client:
+        own = answered(widget_chat(client, setup.a_widget, QUESTION))["question_answer_id"]
+        assert vote(client, setup.a_widget, own).status_code == 201
+        other_widget = answered(widget_chat(client, setup.a_other_widget, QUESTION))["question_answer_id"]
+        server_side = server_chat(open_server, setup.a, QUESTION).json()["question_answer_id"]
+        for foreign in (other_widget, server_side):
+            assert_json_error(vote(client, setup.a_widget, foreign), 404)
+    with closing(sqlite3.connect(setup.home / "docsage.db", timeout=30)) as conn:
+        voted = {
+            qa for (qa,) in conn.execute("SELECT question_answer_id FROM feedback WHERE user_identifier = 'anon-1'")
+        }
+    assert voted == {own}

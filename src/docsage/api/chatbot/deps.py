@@ -1,7 +1,13 @@
-"""Bearer-key authentication for /api/v1, with the key's allowed browser origins enforced."""
+"""Bearer-key authentication for /api/v1: the key's allowed browser origins and its scopes enforced.
+
+A key with allowed origins is public (it sits in web pages): it may do what its scopes say — by default chat
+and feedback — whether or not the caller sends an Origin header, and it reads or continues only sessions it
+opened itself, proven by the token in the session id it was handed (`<thread id>.<token>`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -9,6 +15,7 @@ from fastapi import Depends, Query, Request
 
 from docsage.api.kapa.deps import ServicesDep
 from docsage.errors import AuthError, ForbiddenError
+from docsage.projects.service import is_public
 
 API_PREFIX = "/api/v1"
 
@@ -20,6 +27,20 @@ class App:
     key_id: str
     project_id: str
     team_id: str
+    scopes: frozenset[str] = frozenset()
+    public: bool = False
+
+
+def split_session_id(session_id: str | None) -> tuple[str | None, str | None]:
+    """(thread id, token) of a session id as handed out: `<thread id>.<token>` to public keys."""
+    if not session_id:
+        return None, None
+    thread_id, _, token = session_id.partition(".")
+    return thread_id, token or None
+
+
+def session_id_for(thread_id: str, token: str) -> str:
+    return f"{thread_id}.{token}" if token else thread_id
 
 
 async def _body_api_key(request: Request) -> str | None:
@@ -50,7 +71,34 @@ async def app_key(
     origin = request.headers.get("origin")
     if origin is not None and origin.rstrip("/").lower() not in found.key.allowed_origins:
         raise ForbiddenError(f"origin {origin} is not allowed for this key")
-    return App(found.key.id, found.key.project_id, found.team_id)
+    return App(
+        found.key.id,
+        found.key.project_id,
+        found.team_id,
+        frozenset(found.key.scopes),
+        is_public(found.key),
+    )
 
 
 AppDep = Annotated[App, Depends(app_key)]
+
+
+def scoped(scope: str) -> Callable[[App], Awaitable[App]]:
+    """A dependency: the caller's key, which must carry `scope` (403 otherwise, saying what the key may do)."""
+
+    async def require(app: AppDep) -> App:
+        if scope not in app.scopes:
+            kind = "public key (it has allowed origins)" if app.public else "key"
+            raise ForbiddenError(
+                f"this {kind} may not use {scope}; its scopes are {', '.join(sorted(app.scopes)) or 'none'}. "
+                f"Use a server-side key (no allowed origins), or add the scope with `docsage key scopes`."
+            )
+        return app
+
+    return require
+
+
+ChatApp = Annotated[App, Depends(scoped("chat"))]
+FeedbackApp = Annotated[App, Depends(scoped("feedback"))]
+UsageApp = Annotated[App, Depends(scoped("usage"))]
+DocumentsApp = Annotated[App, Depends(scoped("documents"))]

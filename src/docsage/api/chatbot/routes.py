@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Query, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from docsage.analytics.service import in_range
@@ -21,10 +24,21 @@ from docsage.answer.events import (
     StartEvent,
     TextDelta,
 )
-from docsage.api.chatbot.deps import API_PREFIX, App, AppDep
-from docsage.api.kapa.deps import Principal, ServicesDep, limit_chat
+from docsage.api.chatbot.deps import (
+    API_PREFIX,
+    App,
+    AppDep,
+    ChatApp,
+    DocumentsApp,
+    FeedbackApp,
+    UsageApp,
+    session_id_for,
+    split_session_id,
+)
+from docsage.api.kapa.deps import Principal, ServicesDep, limit_chat, limit_public_chat
 from docsage.chat.service import ChatRequest, collect, sources_of
-from docsage.errors import DocsageError, InvalidInputError
+from docsage.errors import DocsageError, ForbiddenError, InvalidInputError
+from docsage.ratelimit import enforce
 from docsage.services import Services
 
 router = APIRouter(prefix=API_PREFIX, tags=["Chatbot API"])
@@ -48,10 +62,21 @@ def _sources(hits: list[Any]) -> list[dict[str, str]]:
     return [{"title": s["title"], "url": s["source_url"], "subtitle": s["subtitle"]} for s in sources_of(hits)]
 
 
-def _events(services: Services, app: App, body: ChatIn) -> Iterator[AnswerEvent]:
-    limit_chat(services, Principal(app.key_id, app.project_id, app.team_id))
+def _events(services: Services, app: App, body: ChatIn, request: Request) -> Iterator[AnswerEvent]:
+    if app.public:  # anonymous visitors of a web page: their own budgets, never the team's server-side one
+        limit_public_chat(services, app.key_id, request.client.host if request.client else None)
+    else:
+        limit_chat(services, Principal(app.key_id, app.project_id, app.team_id))
+    thread_id, token = split_session_id(body.session_id)
     return services.chat.stream(
-        ChatRequest(project_id=app.project_id, query=body.message, thread_id=body.session_id, api_key_id=app.key_id)
+        ChatRequest(
+            project_id=app.project_id,
+            query=body.message,
+            thread_id=thread_id,
+            api_key_id=app.key_id,
+            bind_session=app.public,
+            session_token=token,
+        )
     )
 
 
@@ -67,7 +92,7 @@ def sse_stream(events: Iterator[AnswerEvent]) -> Iterator[str]:
     try:
         for event in events:
             if isinstance(event, StartEvent):
-                session_id = event.thread_id
+                session_id = session_id_for(event.thread_id, event.session_token)
             elif isinstance(event, SourcesEvent):
                 hits = event.hits
             elif isinstance(event, TextDelta):
@@ -88,11 +113,13 @@ def sse_stream(events: Iterator[AnswerEvent]) -> Iterator[str]:
 
 
 @router.post("/chat", summary="Send a message")
-def chat(body: ChatIn, app: AppDep, services: ServicesDep) -> Any:
+def chat(body: ChatIn, app: ChatApp, services: ServicesDep, request: Request) -> Any:
     """Answer a message from the project's docs. `stream: true` replies as server-sent events:
     `event: message` / `data: {"content": …}` per text delta, `event: sources`, then `event: end` /
-    `data: {"session_id": …}`; a failure is `event: error`. Sessions keep context across turns."""
-    events = _events(services, app, body)
+    `data: {"session_id": …}`; a failure is `event: error`. Sessions keep context across turns: send the
+    `session_id` back as it was given (a public key's session ids carry a token that proves the session is
+    the caller's)."""
+    events = _events(services, app, body, request)
     if body.stream:
         return StreamingResponse(
             sse_stream(events),
@@ -103,7 +130,7 @@ def chat(body: ChatIn, app: AppDep, services: ServicesDep) -> Any:
     meta = done.meta
     return {
         "success": True,
-        "session_id": done.ids.thread_id if done.ids else None,
+        "session_id": session_id_for(done.ids.thread_id, done.session_token) if done.ids else None,
         "message_id": done.ids.question_answer_id if done.ids else None,
         "answer": done.text,
         "sources": _sources(done.hits),
@@ -117,11 +144,19 @@ def chat(body: ChatIn, app: AppDep, services: ServicesDep) -> Any:
 
 
 @router.post("/feedback", summary="Rate an answer")
-def feedback(body: FeedbackIn, app: AppDep, services: ServicesDep) -> dict[str, Any]:
-    """Thumbs up or down on one answer (`message_id` of a chat reply); a second call updates it."""
+def feedback(body: FeedbackIn, app: FeedbackApp, services: ServicesDep) -> dict[str, Any]:
+    """Thumbs up or down on one answer (`message_id` of a chat reply); a second call updates it. A public key
+    rates only answers given through it."""
     reaction = "upvote" if body.reaction in ("up", "upvote") else "downvote"
     comment = {"issue": body.comment} if body.comment else None
-    fb = services.feedback.upsert(app.project_id, body.question_answer_id, body.user_identifier, reaction, comment)
+    fb = services.feedback.upsert(
+        app.project_id,
+        body.question_answer_id,
+        body.user_identifier,
+        reaction,
+        comment,
+        api_key_id=app.key_id if app.public else None,
+    )
     return {"success": True, "feedback": {"id": fb.id, "reaction": fb.reaction, "message_id": fb.question_answer_id}}
 
 
@@ -135,7 +170,7 @@ def _day(value: date | None, *, end: bool) -> datetime | None:
 
 @router.get("/usage", summary="Usage and cost")
 def usage(
-    app: AppDep,
+    app: UsageApp,
     services: ServicesDep,
     start_date: Annotated[date | None, Query(description="First day, YYYY-MM-DD (UTC).")] = None,
     end_date: Annotated[date | None, Query(description="Last day, YYYY-MM-DD (UTC), inclusive.")] = None,
@@ -168,14 +203,32 @@ def sessions(
     page: Annotated[int, Query(ge=1, le=1_000_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
     include_all: Annotated[bool, Query(description="All sessions of the project, not only this app's.")] = False,
+    session_id: Annotated[
+        str | None, Query(max_length=200, description="Only this session (what a public key may read).")
+    ] = None,
 ) -> dict[str, Any]:
-    """Sessions with answers, most recent activity first."""
-    rows, has_more = services.analytics.sessions(app.project_id, None if include_all else app.key_id, page, per_page)
+    """Sessions with answers, most recent activity first. A key without the `sessions` scope (a public key by
+    default) reads only its own session: pass the `session_id` its chat reply gave."""
+    own_only = "sessions" not in app.scopes
+    if own_only and (include_all or not session_id):
+        raise ForbiddenError(
+            "this key may read only its own session: pass session_id (listing sessions needs the sessions scope)"
+        )
+    thread_id, token = split_session_id(session_id)
+    rows, has_more = services.analytics.sessions(
+        app.project_id,
+        None if include_all else app.key_id,
+        page,
+        per_page,
+        thread_id=thread_id,
+        session_token=token if own_only else None,
+        require_token=own_only,
+    )
     return {
         "success": True,
         "sessions": [
             {
-                "session_id": t.id,
+                "session_id": session_id if own_only and session_id else t.id,
                 "last_at": last.isoformat().replace("+00:00", "Z"),
                 "total_tokens": tokens,
                 "preview": preview[:120],
@@ -188,24 +241,47 @@ def sessions(
 
 @router.post("/documents", summary="Upload a document", status_code=201)
 async def upload_document(
-    app: AppDep, services: ServicesDep, file: Annotated[UploadFile, File(description="md, txt, html or pdf")]
+    app: DocumentsApp,
+    services: ServicesDep,
+    file: Annotated[UploadFile, File(description="md, txt, html, rst or pdf")],
+    response: Response,
+    wait: Annotated[
+        float, Query(ge=0, le=60, description="Seconds to wait for indexing before answering 202 (0: at once).")
+    ] = 10,
 ) -> dict[str, Any]:
-    """Uploads are indexed at once; the reply says whether it worked (`status`) and how many chunks it made."""
+    """Uploads are indexed by a background job. Within `wait` seconds the reply is 201 with the indexed
+    document (`status: ready`, its chunks) or the reason it could not be indexed; after that it is 202 with
+    `status: queued` or `processing` — follow it with GET /api/v1/documents/{id}. The server keeps answering
+    while it indexes."""
     limit = services.settings.upload_max_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLargeError(f"file is larger than the {limit}-byte upload limit")
-    doc = services.uploads.add(app.project_id, file.filename or "upload", data)
+    enforce(services.rate_limiter, f"uploads:{app.key_id}", services.settings.rate_limit_uploads_per_min, "upload")
+    doc = await run_in_threadpool(services.uploads.add, app.project_id, file.filename or "upload", data)
+    deadline = monotonic() + wait
+    while doc["status"] in ("queued", "processing") and monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        doc = await run_in_threadpool(services.uploads.status, app.project_id, doc["id"])
+    if doc["status"] == "failed":
+        raise InvalidInputError(doc["error"] or "the document could not be indexed")
+    response.status_code = 201 if doc["status"] == "ready" else 202
     return {"success": True, "document": doc}
 
 
 @router.get("/documents", summary="List uploaded documents")
-def list_documents(app: AppDep, services: ServicesDep) -> dict[str, Any]:
+def list_documents(app: DocumentsApp, services: ServicesDep) -> dict[str, Any]:
+    """Every upload with its status: ready, queued, processing or failed (with the reason)."""
     return {"success": True, "documents": services.uploads.list(app.project_id)}
 
 
+@router.get("/documents/{document_id}", summary="One uploaded document and its indexing status")
+def get_document(document_id: str, app: DocumentsApp, services: ServicesDep) -> dict[str, Any]:
+    return {"success": True, "document": services.uploads.status(app.project_id, document_id)}
+
+
 @router.delete("/documents/{document_id}", summary="Delete a document (GDPR)")
-def delete_document(document_id: str, app: AppDep, services: ServicesDep) -> dict[str, Any]:
+def delete_document(document_id: str, app: DocumentsApp, services: ServicesDep) -> dict[str, Any]:
     """Removes the document with every chunk, lexical entry and vector: no search or answer returns it again."""
     services.uploads.delete(app.project_id, document_id)
     return {"success": True, "deleted": document_id}

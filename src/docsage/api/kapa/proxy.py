@@ -122,8 +122,12 @@ def proxy_thread_chat(
 
 
 @router.post("/feedback/upsert/", summary="Widget feedback")
-def proxy_feedback(body: ProxyFeedbackIn, services: ServicesDep, website_id: WebsiteId = None) -> Response:
-    who, _ = website(services, website_id)
+def proxy_feedback(
+    body: ProxyFeedbackIn, request: Request, services: ServicesDep, website_id: WebsiteId = None
+) -> Response:
+    """Feedback on an answer this widget gave (another integration's or a server-side key's answer: 404)."""
+    who, integration_id = website(services, website_id)
+    limit_public_chat(services, f"feedback:{integration_id}", request.client.host if request.client else None)
     comment = body.comment
     if isinstance(comment, str):
         try:
@@ -134,5 +138,12 @@ def proxy_feedback(body: ProxyFeedbackIn, services: ServicesDep, website_id: Web
             raise InvalidInputError("comment is nested too deeply") from None
         if comment is not None and not isinstance(comment, dict):
             raise InvalidInputError("comment must be a JSON object")
-    services.feedback.upsert(who.project_id, str(body.question_answer), body.user_identifier, body.reaction, comment)
+    services.feedback.upsert(
+        who.project_id,
+        str(body.question_answer),
+        body.user_identifier,
+        body.reaction,
+        comment,
+        integration_id=integration_id,
+    )
     return Response(status_code=201)
