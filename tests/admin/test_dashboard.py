@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, Cli, LiveServer, serve, write_docs
 
@@ -290,7 +290,7 @@ def test_reingest_picks_up_a_new_file(admin: Page, dash: Dashboard) -> None:
     row = page.get_by_role("row").filter(has_text=SOURCE_NAME)
     with page.expect_navigation():
         row.get_by_role("button", name="Re-ingest").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Re-ingest of {SOURCE_NAME} started")
+    expect(page.get_by_role("status")).to_contain_text(f"Re-ingest of {SOURCE_NAME} queued")
 
     deadline = time.monotonic() + 30
     while True:
@@ -320,7 +320,10 @@ def test_reingest_message_names_a_source_with_url_characters(admin: Page, dash: 
     expect(row).to_have_count(1)
     with page.expect_navigation():
         row.get_by_role("button", name="Re-ingest").click()
-    assert page.get_by_role("status").inner_text().strip() == f"Re-ingest of {ODD_SOURCE} started."
+    assert page.get_by_role("status").inner_text().strip() in (
+        f"Re-ingest of {ODD_SOURCE} queued.",
+        f"Re-ingest of {ODD_SOURCE} already running.",
+    )
 
 
 # --- 3. keys ---------------------------------------------------------------------------------------------------
@@ -353,11 +356,12 @@ def test_create_bearer_key_use_it_then_revoke(admin: Page, dash: Dashboard) -> N
     row = page.get_by_role("row").filter(has_text="docs-widget")
     expect(row).to_have_count(1)
     cells = row.get_by_role("cell")
-    expect(cells.nth(1)).to_have_text("bearer")
+    expect(cells.nth(1)).to_have_text("bearer public")  # it has allowed origins: it goes into web pages
     prefix = cells.nth(2).inner_text().strip().rstrip("…")
     assert prefix and secret.startswith(prefix), (prefix, secret)
     expect(cells.nth(3)).to_have_text(WIDGET_ORIGIN)
-    expect(cells.nth(5)).to_have_text("active")
+    assert scopes_ticked(row) == ["chat", "feedback"]
+    expect(cells.nth(6)).to_have_text("active")
 
     # The secret works for the chatbot API: server-side (no Origin) and from the allowed origin only.
     resp = bearer_chat(dash, secret, "How do I upgrade Skyloom?")
@@ -376,10 +380,48 @@ def test_create_bearer_key_use_it_then_revoke(admin: Page, dash: Dashboard) -> N
     with page.expect_navigation():
         row.get_by_role("button", name="Revoke").click()
     assert path_of(page) == f"/admin/projects/{dash.project}/keys"
-    expect(row.get_by_role("cell").nth(5)).to_have_text("revoked")
+    expect(row.get_by_role("cell").nth(6)).to_have_text("revoked")
     expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
     resp = bearer_chat(dash, secret, "How do I upgrade Skyloom?")
     assert resp.status_code == 401, resp.text
+
+
+def scopes_ticked(row: Locator) -> list[str]:
+    boxes = row.get_by_role("checkbox")
+    return [boxes.nth(i).get_attribute("value") or "" for i in range(boxes.count()) if boxes.nth(i).is_checked()]
+
+
+def test_scopes_are_shown_and_edited_with_a_warning_for_public_keys(admin: Page, dash: Dashboard) -> None:
+    """A public key may not upload until an admin ticks `documents`, which warns what every visitor of the page
+    could then do; unticking it takes the right away again."""
+    page = admin
+    secret = create_key_through_form(page, dash, "scoped-widget")
+    row = page.get_by_role("row").filter(has_text="scoped-widget")
+
+    def upload() -> httpx.Response:
+        with httpx.Client(base_url=dash.server.base_url, timeout=60) as client:
+            return client.post(
+                "/api/v1/documents",
+                headers={"Authorization": f"Bearer {secret}"},
+                files={"file": ("scoped.md", b"# Scoped\n\nScoped uploads are allowed.\n", "text/markdown")},
+            )
+
+    refused = upload()
+    assert refused.status_code == 403 and "documents" in refused.json()["error"], refused.text
+
+    row.get_by_role("checkbox", name="documents").check()
+    with page.expect_navigation():
+        row.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("scope-warning")).to_contain_text("upload, list and delete documents")
+    row = page.get_by_role("row").filter(has_text="scoped-widget")
+    assert scopes_ticked(row) == ["chat", "feedback", "documents"]
+    assert upload().status_code in (201, 202)
+
+    row.get_by_role("checkbox", name="documents").uncheck()
+    with page.expect_navigation():
+        row.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("scope-warning")).to_have_count(0)
+    assert upload().status_code == 403
 
 
 def test_reloading_after_creating_a_key_shows_no_secret_and_creates_no_key(admin: Page, dash: Dashboard) -> None:

@@ -33,7 +33,7 @@ def error_response(
         text = detail if isinstance(detail, str) else "invalid input"
         return HTMLResponse(
             f"<!doctype html><title>Error</title><p role='alert'>{html.escape(text)}</p>"
-            "<p><a href='javascript:history.back()'>Back</a></p>",
+            "<p><a href='/admin'>Back to the dashboard</a></p>",
             status_code=status,
         )
     if request.url.path.startswith(CHATBOT_PREFIX):
