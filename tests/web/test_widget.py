@@ -33,7 +33,12 @@ from fakes.openai_server import FakeOpenAI
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "widget.png"
 # Many chats within a minute: the server must not throttle them.
-UNLIMITED = {"DOCSAGE_RATE_LIMIT_CHAT_PER_MIN": "0", "DOCSAGE_RATE_LIMIT_RETRIEVAL_PER_MIN": "0"}
+UNLIMITED = {
+    "DOCSAGE_RATE_LIMIT_CHAT_PER_MIN": "0",
+    "DOCSAGE_RATE_LIMIT_RETRIEVAL_PER_MIN": "0",
+    "DOCSAGE_RATE_LIMIT_PUBLIC_CHAT_PER_MIN": "0",
+    "DOCSAGE_RATE_LIMIT_PUBLIC_CHAT_PER_MIN_TOTAL": "0",
+}
 
 QUESTION = "How do I install the Skyloom CLI?"
 FOLLOW_UP = "How do I upgrade it?"

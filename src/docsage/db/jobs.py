@@ -143,6 +143,17 @@ class PendingUploadRepository:
         )
         return self.session.scalars(stmt).first()
 
+    def status(self, project_id: str, document_id: str) -> tuple[PendingUpload, Job | None] | None:
+        """One pending upload of a project (without its bytes) with its job."""
+        stmt = (
+            select(PendingUpload, Job)
+            .options(defer(PendingUpload.data))
+            .outerjoin(Job, Job.id == PendingUpload.job_id)
+            .where(PendingUpload.project_id == project_id, PendingUpload.document_id == document_id)
+        )
+        row = self.session.execute(stmt).first()
+        return (row[0], row[1]) if row else None
+
     def for_project(self, project_id: str) -> list[tuple[PendingUpload, Job | None]]:
         """Pending uploads of a project (without their bytes) with their jobs."""
         stmt = (

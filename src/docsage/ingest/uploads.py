@@ -126,11 +126,19 @@ class UploadService:
         return out
 
     def status(self, project_id: str, document_id: str) -> dict[str, Any]:
-        """One upload as the listing shows it."""
-        for doc in self.list(project_id):
-            if doc["id"] == document_id:
-                return doc
-        raise NotFoundError(f"document {document_id} not found")
+        """One upload as the listing shows it (polled while an upload waits: two lookups, no listing)."""
+        with self.database.session() as session:
+            waiting = PendingUploadRepository(session).status(project_id, document_id)
+            doc = DocumentRepository(session).get(document_id)
+            source = SourceRepository(session).get(doc.source_id) if doc is not None else None
+            if doc is not None and (doc.project_id != project_id or source is None or source.type != "upload"):
+                doc = None
+            if waiting is not None:
+                pending = _pending_json(*waiting)
+                return _doc_json(doc, pending["status"], pending["error"], pending["job_id"]) if doc else pending
+            if doc is None:
+                raise NotFoundError(f"document {document_id} not found")
+            return _doc_json(doc)
 
     def index_job(self, context: JobContext) -> dict[str, Any]:
         """The `index_upload` job: parse, chunk, embed and index one pending upload."""

@@ -74,7 +74,8 @@ def _events(services: Services, app: App, body: ChatIn, request: Request) -> Ite
             query=body.message,
             thread_id=thread_id,
             api_key_id=app.key_id,
-            bind_session=app.public,
+            # A key that may not list sessions reads back only those it can prove are its own.
+            bind_session=app.public or "sessions" not in app.scopes,
             session_token=token,
         )
     )
