@@ -9,7 +9,9 @@ from types import TracebackType
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich import box
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from docsage.answer.events import MetadataEvent, SourcesEvent, TextDelta
@@ -256,7 +258,7 @@ def worker(
 
 
 def eval_cmd(
-    dataset: Annotated[list[str], typer.Option("--dataset", help="BEIR-format folder (repeatable).")],
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", help="BEIR-format folder (repeatable).")] = None,
     depth: Annotated[int, typer.Option("--depth", min=10, help="Chunks retrieved per query.")] = 300,
     calibrate: Annotated[
         bool, typer.Option("--calibrate", help="Instead of scoring retrieval, measure the uncertainty threshold.")
@@ -265,11 +267,27 @@ def eval_cmd(
         str | None,
         typer.Option("--off-topic", help="With --calibrate: a BEIR folder whose queries are off-topic for --dataset."),
     ] = None,
+    answers: Annotated[
+        list[str] | None,
+        typer.Option("--answers", help="Instead: answer-evaluation set folder (repeatable; eval/answers/README.md)."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="With --answers: list the failed questions.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score lexical, dense and hybrid retrieval on BEIR datasets (nDCG@10, Recall@10/100, MRR@10, latency)."""
+    """Score lexical, dense and hybrid retrieval on BEIR datasets (nDCG@10, Recall@10/100, MRR@10, latency), or
+    with --answers, the configured answer provider on QA sets (answered, right page cited, evidence quoted,
+    unanswerable flagged)."""
     from docsage.evaluation.runner import run_eval
 
+    if answers:
+        if dataset or calibrate:
+            fail("--answers cannot be combined with --dataset or --calibrate")
+        _eval_answers(answers, verbose, as_json)
+        return
+    if not dataset:
+        fail("give --dataset DIR (retrieval) or --answers DIR (answers)")
     if calibrate:
         _calibrate(dataset, off_topic, as_json)
         return
@@ -295,6 +313,51 @@ def eval_cmd(
                 f"{m.p95_ms:.1f}",
             )
         console.print(table)
+
+
+def _eval_answers(folders: list[str], verbose: bool, as_json: bool) -> None:
+    from docsage.evaluation.answers import load_answer_set, run_answer_eval
+
+    sets = [load_answer_set(folder) for folder in folders]  # every set is checked before any is run
+    results = []
+    for answer_set in sets:
+        with RichIngestProgress(f"answers {answer_set.name}") as progress:
+            bar, task = progress.progress, progress.progress.add_task("questions", total=len(answer_set.questions))
+
+            def answered(done: int, _total: int, bar: Progress = bar, task: TaskID = task) -> None:
+                bar.update(task, completed=done)
+
+            results.append(run_answer_eval(answer_set, services().settings, progress=progress, on_question=answered))
+    if as_json:
+        print_json([r.to_json() for r in results])
+        return
+    for r in results:
+        table = Table(
+            title=f"{r.answer_set.name}: {r.documents} docs → {r.chunks} chunks, {len(r.outcomes)} questions, "
+            f"{r.provider} answers; ingest {r.ingest_seconds:.1f}s, questions {r.answer_seconds:.1f}s",
+            caption="answered, right page cited, evidence quoted: of the answerable questions; "
+            "flagged: of the unanswerable ones",
+            box=box.SIMPLE_HEAD,
+        )
+        for col in ("style", "n", "answered", "right page", "evidence", "flagged"):
+            table.add_column(col, justify="left" if col == "style" else "right")
+        counts = r.style_counts()
+        for style, rates in [("all", r.metrics()), *r.by_style().items()]:
+            cells = [
+                f"{x.percent:.1f}% ({x.count}/{x.total})" if x.percent is not None else "—" for x in rates.values()
+            ]
+            table.add_row(style, str(len(r.outcomes) if style == "all" else counts[style]), *cells)
+        console.print(table)
+        for f in r.ingest_failures:
+            err_console.print(f"[yellow]not indexed[/] {f['url']}: {f['reason']}", highlight=False)
+        failures = r.failures()
+        if verbose:
+            for f in failures:
+                console.print(f"[bold]{escape(f['id'])}[/] ({f['style']}) {escape(f['question'])}", highlight=False)
+                console.print(f"  {'; '.join(f['problems'])}", markup=False, highlight=False)
+                console.print(f"  answer: {' '.join(f['answer'].split())}", markup=False, highlight=False)
+        elif failures:
+            console.print(f"{len(failures)} question(s) with a problem; --verbose lists them", highlight=False)
 
 
 def _calibrate(datasets: list[str], off_topic: str | None, as_json: bool) -> None:
