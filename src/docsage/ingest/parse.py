@@ -336,6 +336,10 @@ def parse(
     limits = limits or ParseLimits()
     if fmt == "pdf":
         return parse_pdf(raw, url, title_hint, limits)
+    if fmt == "notebook":  # imported here: the notebook and code parsers build on this module's sections
+        from docsage.ingest.notebook import parse_notebook
+
+        return parse_notebook(raw, url, title_hint, limits.max_chars)
     text = raw.decode("utf-8", errors="replace")
     if len(text) > limits.max_chars:
         raise DocumentTooLargeError(f"document has {len(text)} characters; the limit is {limits.max_chars}")
@@ -347,4 +351,8 @@ def parse(
         return parse_markdown(rst_to_markdown(text), url, title_hint)
     if fmt == "text":
         return parse_text(text, url, title_hint)
+    if fmt.startswith("code:"):
+        from docsage.ingest.code import parse_code
+
+        return parse_code(text, fmt, url, title_hint)
     raise InvalidInputError(f"no parser for format {fmt!r}")

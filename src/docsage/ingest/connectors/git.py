@@ -1,4 +1,4 @@
-"""Git connector: documentation files tracked in a local repository or a shallow clone of a remote one."""
+"""Git connector: documentation and code files tracked in a local repository or a shallow clone of a remote one."""
 
 from __future__ import annotations
 
@@ -7,21 +7,25 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pathspec
 
 from docsage.errors import ConnectorError, InvalidInputError
 from docsage.ingest.connectors.folder import (
-    FORMATS,
-    MAX_FILE_BYTES,
+    check_document,
     check_url_template,
-    looks_binary,
+    is_code,
+    max_bytes,
+    name_skip_reason,
     quote_path,
     read_document,
+    source_format,
+    vendored_dir,
+    vendored_reason,
 )
-from docsage.ingest.documents import ConnectorItem, FetchedDocument, FetchFailure
+from docsage.ingest.documents import ConnectorItem, FetchFailure
 
 REMOTE_PREFIXES = ("https://", "http://", "ssh://", "git://", "git@", "file://")
 SCP_LIKE = re.compile(r"^[\w.-]+@([\w.-]+):(?!//)(.+)$")
@@ -75,20 +79,6 @@ def browse_url(clone_url: str) -> str:
             base = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     base = base.rstrip("/")
     return base.removesuffix(".git")
-
-
-def document_from_bytes(data: bytes, fmt: str, url: str) -> ConnectorItem:
-    """The folder connector's checks, for content read from git objects instead of the file system."""
-    if len(data) > MAX_FILE_BYTES:
-        return FetchFailure(url, f"file is {len(data)} bytes, over the {MAX_FILE_BYTES}-byte limit", skipped=True)
-    if fmt != "pdf":
-        if looks_binary(data):
-            return FetchFailure(url, "binary content in a text file", skipped=True)
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return FetchFailure(url, "not valid UTF-8 text", skipped=True)
-    return FetchedDocument(url=url, raw=data, fmt=fmt)
 
 
 class GitConnector:
@@ -152,15 +142,20 @@ class GitConnector:
         except ConnectorError:
             commit = ""  # a repository without commits still has a readable index
         listing = run_git(["ls-files", "-z", "--full-name", "--cached"], cwd=root)
+        reported: set[str] = set()
         for path in sorted({os.fsdecode(entry) for entry in listing.split(b"\0") if entry}):
-            if self._format(path) is None:
+            fmt = self._format(path)
+            if fmt is None:
+                continue
+            if (skips := self._skip_vendored(path, fmt, commit, file_uri, reported)) is not None:
+                yield from skips
                 continue
             url = self._cite(path, commit, file_uri)
             file = top / path
             if file.is_symlink():
                 yield FetchFailure(url, "symbolic link", skipped=True)
             elif file.is_file():
-                item = read_document(file, url)
+                item = read_document(file, url, path)
                 if item is not None:
                     yield item
 
@@ -168,7 +163,8 @@ class GitConnector:
         """The committed files of `commit`, read from git's object store so nothing has to be checked out."""
         listing = run_git(["ls-tree", "-r", "-z", "-l", "--full-name", commit], cwd=repo)
         # Failures and blobs to read, kept in path order so the output order does not depend on file kind.
-        plan: list[FetchFailure | tuple[str, str, bytes]] = []
+        plan: list[FetchFailure | tuple[str, str, str, bytes]] = []
+        reported: set[str] = set()
         for record in listing.split(b"\0"):
             meta, _, raw_path = record.partition(b"\t")
             fields = meta.split()
@@ -176,15 +172,19 @@ class GitConnector:
             fmt = self._format(path) if len(fields) == 4 and fields[1] == b"blob" else None
             if fmt is None:
                 continue
+            if (skips := self._skip_vendored(path, fmt, commit, default_cite, reported)) is not None:
+                plan.extend(skips)
+                continue
             url = self._cite(path, commit, default_cite)
             if fields[0] == b"120000":
                 plan.append(FetchFailure(url, "symbolic link", skipped=True))
-            elif int(fields[3]) > MAX_FILE_BYTES:
-                plan.append(
-                    FetchFailure(url, f"file is {int(fields[3])} bytes, over the {MAX_FILE_BYTES}-byte limit", True)
-                )
+            elif reason := name_skip_reason(path, fmt):
+                plan.append(FetchFailure(url, reason, skipped=True))
+            elif int(fields[3]) > max_bytes(fmt):
+                limit = max_bytes(fmt)
+                plan.append(FetchFailure(url, f"file is {int(fields[3])} bytes, over the {limit}-byte limit", True))
             else:
-                plan.append((url, fmt, fields[2]))
+                plan.append((url, fmt, path, fields[2]))
         if not plan:
             return
         # One long-lived `cat-file --batch` instead of a process per file; request/response in lockstep
@@ -202,7 +202,7 @@ class GitConnector:
                 if isinstance(step, FetchFailure):
                     yield step
                     continue
-                url, fmt, sha = step
+                url, fmt, path, sha = step
                 proc.stdin.write(sha + b"\n")
                 proc.stdin.flush()
                 header = proc.stdout.readline().split()
@@ -210,12 +210,24 @@ class GitConnector:
                     raise ConnectorError(f"git cat-file returned an unexpected header for {url}: {header!r}")
                 data = proc.stdout.read(int(header[2]))
                 proc.stdout.read(1)
-                yield document_from_bytes(data, fmt, url)
+                yield check_document(data, fmt, url, path)
             proc.stdin.close()
 
+    def _skip_vendored(
+        self, path: str, fmt: str, commit: str, cite: CiteFn, reported: set[str]
+    ) -> list[FetchFailure] | None:
+        """None for a file to index; for code in a vendored directory, that directory's skip the first time."""
+        directory = vendored_dir(path) if is_code(fmt) else None
+        if directory is None:
+            return None
+        if directory in reported:
+            return []
+        reported.add(directory)
+        return [FetchFailure(self._cite(directory, commit, cite), vendored_reason(directory), skipped=True)]
+
     def _format(self, path: str) -> str | None:
-        """The parser format for a repo-relative path, or None when it is not a document we were asked for."""
-        fmt = FORMATS.get(PurePosixPath(path).suffix.lower())
+        """The parser format for a repo-relative path, or None when it is not a file we were asked for."""
+        fmt = source_format(path)
         if fmt is None or (self.include is not None and not self.include.match_file(path)):
             return None
         return None if self.exclude.match_file(path) else fmt
