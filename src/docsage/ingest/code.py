@@ -175,10 +175,12 @@ def _python_segments(source: str, lines: list[str]) -> list[_Segment] | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     segments: list[_Segment] = []
-    if (module_doc := _docstring(tree.body)) and (text := ast.get_docstring(tree)):
-        end = module_doc.end_lineno or module_doc.lineno
-        segments.append(_Segment(0, end, doc=[text], hidden=_docstring_lines(module_doc, lines)))
-    segments += _python_block(tree.body[1:] if module_doc else tree.body, lines, len(segments) and end, depth=0)
+    body, floor = tree.body, 0
+    if (module_doc := _docstring(body)) and (text := ast.get_docstring(tree)):
+        floor = module_doc.end_lineno or module_doc.lineno
+        segments.append(_Segment(0, floor, doc=[text], hidden=_docstring_lines(module_doc, lines)))
+        body = body[1:]
+    segments += _python_block(body, lines, floor, depth=0)
     if segments:  # every line belongs to a segment: gaps go to the statement before them
         segments[0].start = 0
         for before, after in itertools.pairwise(segments):
@@ -365,7 +367,7 @@ def parse_code(text: str, fmt: str, url: str = "", title_hint: str = "") -> Pars
     if lang.grammar.config and len(present) <= SMALL_CONFIG_LINES:
         segments = [_Segment(0, len(lines))]
     elif lang.grammar is PYTHON:
-        segments = _python_segments(text, lines)
+        segments = _python_segments("\n".join(lines), lines)
         if segments is None:
             log.info("%s does not parse as Python; split by indentation instead", url)
     if segments is None:
