@@ -42,22 +42,41 @@ class Settings(BaseSettings):
         description="Searches the server runs at once (query embedding + index search; more requests queue). "
         "0: one per CPU core, which gave the best throughput (more threads only contend for the GIL).",
     )
-    uncertain_threshold: float = Field(
-        default=0.57,
-        description="An answer is covered when its best passage's cosine similarity reaches this "
-        "(calibrated with `docsage eval --calibrate`).",
-    )
-    agreement_threshold: float = Field(
-        default=0.25,
-        description="...or when BM25 and the embedding both rank a passage in their top 3 and its cosine "
-        "reaches this; otherwise the answer is marked uncertain.",
-    )
-    term_coverage_threshold: float = Field(
+    coverage_strong_share: float = Field(
         default=0.4,
         ge=0.0,
         le=1.0,
-        description="...and one passage must contain this share of the question's term weight (BM25 IDF of its "
-        "words): catches questions on a covered topic whose specific subject the docs lack. 0 turns it off.",
+        description="The docs cover a question when one retrieved passage holds this share of the question's term "
+        "weight (BM25 IDF of its words, title and headings included)...",
+    )
+    coverage_weak_share: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="...or this share, when BM25 and the embedding rank the same passage first (or one is "
+        "DOCSAGE_COVERAGE_CLOSE_COSINE close). Otherwise the answer is marked uncertain. See docs/answers.md.",
+    )
+    coverage_agreement_rank: int = Field(
+        default=1,
+        ge=1,
+        description="BM25 and the embedding agree on a passage when both rank it this high or higher.",
+    )
+    coverage_min_specificity: float = Field(
+        default=0.5,
+        ge=0.0,
+        description="A question whose words together weigh less than this many words the docs never use (\"How do "
+        "I change it?\" out of context) is too vague to be judged covered.",
+    )
+    coverage_close_cosine: float = Field(
+        default=0.7, ge=-1.0, le=1.0, description="Cosine similarity of a passage so close to the question that "
+        "DOCSAGE_COVERAGE_WEAK_SHARE of its words suffice.",
+    )
+    coverage_off_topic_cosine: float = Field(
+        default=0.3,
+        ge=-1.0,
+        le=1.0,
+        description="A question no passage comes this close to (and with less than DOCSAGE_COVERAGE_WEAK_SHARE of "
+        "its words anywhere) is off topic: an LLM provider is then told not to guess; otherwise the model decides.",
     )
 
     crawl_max_pages: int = Field(default=500, description="Default page limit of the website connector.")

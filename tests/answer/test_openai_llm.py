@@ -118,17 +118,51 @@ def test_empty_reply_is_uncertain(fake_openai: FakeOpenAI, doc_hits: list[Hit]) 
     assert meta.is_uncertain is True
 
 
-def test_uncovered_question_is_flagged_in_the_prompt(fake_openai: FakeOpenAI, doc_hits: list[Hit]) -> None:
-    provider = provider_for(fake_openai)
-    run(provider, QUESTION, doc_hits, covered=True)
-    _, meta = run(provider, QUESTION, doc_hits, covered=False)
+def request(question: str, hits: list[Hit], *, covered: bool, off_topic: bool = False) -> AnswerRequest:
+    return AnswerRequest(question, hits, [], covered, off_topic)
 
-    covered_body, uncovered_body = fake_openai.chat_requests
-    covered_system = covered_body["messages"][0]["content"]
-    uncovered_system = uncovered_body["messages"][0]["content"]
-    assert "found no passage" not in covered_system
-    assert "found no passage" in uncovered_system
-    assert uncovered_system.count(SENTINEL) > covered_system.count(SENTINEL)
+
+def generate(provider: OpenAIProvider, req: AnswerRequest) -> tuple[str, MetadataEvent]:
+    events = list(provider.generate(req))
+    assert isinstance(events[-1], MetadataEvent)
+    return "".join(e.text for e in events[:-1] if isinstance(e, TextDelta)), events[-1]
+
+
+def test_the_model_decides_unless_the_question_is_off_topic(fake_openai: FakeOpenAI, doc_hits: list[Hit]) -> None:
+    """Retrieval's doubt (not covered) no longer tells the model to say it does not know: it reads the
+    passages and answers, with citations, and the answer counts as certain. Only an off-topic question (nothing
+    in the docs remotely about it) tells the model not to guess, and is uncertain whatever the model says."""
+    fake_openai.reply_text = REPLY
+    provider = provider_for(fake_openai)
+    _, doubted = generate(provider, request(QUESTION, doc_hits, covered=False))
+    _, off_topic = generate(
+        provider, request("What is the best pizza topping?", doc_hits, covered=False, off_topic=True)
+    )
+
+    doubted_system, off_topic_system = (body["messages"][0]["content"] for body in fake_openai.chat_requests)
+    assert "do not guess" not in doubted_system
+    assert "do not guess" in off_topic_system
+    assert off_topic_system.count(SENTINEL) > doubted_system.count(SENTINEL)
+    assert doubted.is_uncertain is False  # the model answered from the passages, citing [1]
+    assert off_topic.is_uncertain is True
+
+
+def test_an_uncited_answer_to_a_doubted_question_is_uncertain(fake_openai: FakeOpenAI, doc_hits: list[Hit]) -> None:
+    """is_uncertain weighs the model's answer against retrieval: when retrieval doubted the passages and the
+    model cites none of them, the answer is not grounded in the docs."""
+    fake_openai.reply_text = "You can probably set it in the settings."
+    provider = provider_for(fake_openai)
+    _, doubted = generate(provider, request(QUESTION, doc_hits, covered=False))
+    _, covered = generate(provider, request(QUESTION, doc_hits, covered=True))
+    assert doubted.is_uncertain is True
+    assert covered.is_uncertain is False
+
+
+def test_the_models_own_i_dont_know_is_uncertain_even_when_covered(
+    fake_openai: FakeOpenAI, doc_hits: list[Hit]
+) -> None:
+    fake_openai.reply_text = f"{SENTINEL} The passages cover rate limits [1]."
+    _, meta = generate(provider_for(fake_openai), request(QUESTION, doc_hits, covered=True))
     assert meta.is_uncertain is True
 
 

@@ -22,14 +22,17 @@ class Turn:
 class AnswerRequest:
     """Everything a provider needs: the question, the retrieved passages ([1] = hits[0]), the history.
 
-    `covered` is the retrieval layer's verdict on whether the docs cover the question at all (best passage
-    above the calibrated threshold); providers must answer honestly when it is False.
+    `covered` is the retrieval layer's verdict on whether the passages cover the question (retrieval/coverage.py);
+    `off_topic` that nothing in the docs is even remotely about it. A provider with a language model reads the
+    passages and decides for itself unless the question is off topic; one without (extractive) quotes only
+    what is covered, and labels the closest passage as such otherwise.
     """
 
     question: str
     hits: list[Hit]
     history: list[Turn]
     covered: bool
+    off_topic: bool = False
 
 
 class AnswerProvider(Protocol):

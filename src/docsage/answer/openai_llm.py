@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Literal, cast
 
@@ -33,8 +34,9 @@ Rules:
 - If the passages do not contain the answer, reply with exactly "{SENTINEL}" and then, optionally, one \
 sentence on what the passages do cover, with citations."""
 
-UNCOVERED_NOTE = f"""Note: the search found no passage that clearly covers this question. Start your reply with \
-exactly "{SENTINEL}" and do not guess; you may point to the closest passages by their [n]."""
+OFF_TOPIC_NOTE = f"""Note: the search found nothing in the documentation even remotely about this question. Start \
+your reply with exactly "{SENTINEL}" and do not guess; you may point to the closest passages by their [n]."""
+CITATION = re.compile(r"\[\d+\]")
 
 CONDENSE_PROMPT = """Rewrite the user's follow-up question as one standalone question that can be understood \
 without the conversation. Keep product names and technical terms. Reply with the question only."""
@@ -59,7 +61,9 @@ def build_prompt(request: AnswerRequest) -> list[tuple[Role, str]]:
     Passages and question share one message because several local chat templates reject two user messages
     in a row.
     """
-    system = SYSTEM_PROMPT if request.covered else f"{SYSTEM_PROMPT}\n\n{UNCOVERED_NOTE}"
+    # Only an off-topic question is settled before the model reads the passages: otherwise it decides, since
+    # it reads paraphrases and the user's own words better than any retrieval score.
+    system = f"{SYSTEM_PROMPT}\n\n{OFF_TOPIC_NOTE}" if request.off_topic else SYSTEM_PROMPT
     prompt: list[tuple[Role, str]] = [("system", system)]
     for turn in request.history[-HISTORY_TURNS:]:
         prompt += [("user", turn.question), ("assistant", turn.answer)]
@@ -71,6 +75,16 @@ def says_unknown(answer: str) -> bool:
     """Whether the answer contains the sentinel, tolerating case, typographic apostrophes and the full stop."""
     normalised = answer.replace("\u2019", "'").lower()
     return SENTINEL.rstrip(".").lower() in normalised
+
+
+def is_uncertain(answer: str, request: AnswerRequest | None) -> bool:
+    """The model's own "I don't know", or retrieval's evidence against the answer: an off-topic question, or
+    passages retrieval did not judge covering and an answer that cites none of them."""
+    if not answer.strip() or says_unknown(answer):
+        return True
+    if request is None:
+        return False  # a caller-written prompt: nothing to weigh it against
+    return request.off_topic or (not request.covered and not CITATION.search(answer))
 
 
 def _message(role: Role, content: str) -> ChatCompletionMessageParam:
@@ -118,16 +132,16 @@ class OpenAIProvider:
         return True
 
     def generate(self, request: AnswerRequest) -> Iterator[TextDelta | MetadataEvent]:
-        yield from self._stream(build_prompt(request), covered=request.covered)
+        yield from self._stream(build_prompt(request), request=request)
 
     def complete(
         self, messages: list[tuple[str, str]], *, json_mode: bool = False
     ) -> Iterator[TextDelta | MetadataEvent]:
         prompt = [(cast(Role, role), content) for role, content in messages]
-        yield from self._stream(prompt, covered=True, json_mode=json_mode)
+        yield from self._stream(prompt, json_mode=json_mode)
 
     def _stream(
-        self, prompt: list[tuple[Role, str]], *, covered: bool, json_mode: bool = False
+        self, prompt: list[tuple[Role, str]], *, request: AnswerRequest | None = None, json_mode: bool = False
     ) -> Iterator[TextDelta | MetadataEvent]:
         parts: list[str] = []
         usage: CompletionUsage | None = None
@@ -159,7 +173,7 @@ class OpenAIProvider:
             completion_tokens = sum(self._count_tokens([answer]))
             source = "estimated"
         yield MetadataEvent(
-            is_uncertain=not covered or not answer.strip() or says_unknown(answer),
+            is_uncertain=is_uncertain(answer, request),
             model=self._model,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,

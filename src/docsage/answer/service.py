@@ -32,12 +32,13 @@ class AnswerService:
         hits = self.retrieval.search(
             project_id, query, top_k=top_k or self.settings.retrieval_top_k, source_ids=source_ids
         )
-        covered = self.retrieval.covers(project_id, query, hits)
-        yield SourcesEvent(hits, query, covered)
+        coverage = self.retrieval.judge(project_id, query, hits)
+        yield SourcesEvent(hits, query, coverage.covered)
         tail: list[AnswerEvent] = []  # the provider's metadata event, sent after the last (linked) delta
 
         def deltas() -> Iterator[TextDelta]:
-            for event in self.provider.generate(AnswerRequest(question, hits, history, covered)):
+            request = AnswerRequest(question, hits, history, coverage.covered, coverage.off_topic)
+            for event in self.provider.generate(request):
                 if isinstance(event, TextDelta):
                     yield event
                 else:

@@ -139,8 +139,10 @@ class CustomChatService:
                 stream = self.provider.complete(final, json_mode=req.json_mode)
             else:  # no language model: answer the query from the passages, as the regular chat would
                 question = query or retrieval_query or next((c for r, c in reversed(messages) if r == "user"), "")
-                covered = self.retrieval.covers(req.project_id, retrieval_query or question, hits)
-                stream = self.provider.generate(AnswerRequest(question, hits, [], covered))
+                coverage = self.retrieval.judge(req.project_id, retrieval_query or question, hits)
+                stream = self.provider.generate(
+                    AnswerRequest(question, hits, [], coverage.covered, coverage.off_topic)
+                )
                 if req.json_mode:
                     stream = _as_json(stream, hits)
             for event in stream:

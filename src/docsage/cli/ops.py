@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 from types import TracebackType
 from typing import Annotated, Any
@@ -261,12 +262,9 @@ def eval_cmd(
     dataset: Annotated[list[str] | None, typer.Option("--dataset", help="BEIR-format folder (repeatable).")] = None,
     depth: Annotated[int, typer.Option("--depth", min=10, help="Chunks retrieved per query.")] = 300,
     calibrate: Annotated[
-        bool, typer.Option("--calibrate", help="Instead of scoring retrieval, measure the uncertainty threshold.")
+        bool,
+        typer.Option("--calibrate", help="With --answers: search the coverage rule that holds best on every set."),
     ] = False,
-    off_topic: Annotated[
-        str | None,
-        typer.Option("--off-topic", help="With --calibrate: a BEIR folder whose queries are off-topic for --dataset."),
-    ] = None,
     answers: Annotated[
         list[str] | None,
         typer.Option("--answers", help="Instead: answer-evaluation set folder (repeatable; eval/answers/README.md)."),
@@ -282,15 +280,17 @@ def eval_cmd(
     from docsage.evaluation.runner import run_eval
 
     if answers:
-        if dataset or calibrate:
-            fail("--answers cannot be combined with --dataset or --calibrate")
-        _eval_answers(answers, verbose, as_json)
+        if dataset:
+            fail("--answers cannot be combined with --dataset")
+        if calibrate:
+            _calibrate(answers, as_json)
+        else:
+            _eval_answers(answers, verbose, as_json)
         return
+    if calibrate:
+        fail("--calibrate works on answer sets: give --answers DIR (the sets marked tune in eval/answers/sets.json)")
     if not dataset:
         fail("give --dataset DIR (retrieval) or --answers DIR (answers)")
-    if calibrate:
-        _calibrate(dataset, off_topic, as_json)
-        return
     results = []
     for path in dataset:
         with RichIngestProgress(f"eval {path}") as progress:
@@ -360,31 +360,33 @@ def _eval_answers(folders: list[str], verbose: bool, as_json: bool) -> None:
             console.print(f"{len(failures)} question(s) with a problem; --verbose lists them", highlight=False)
 
 
-def _calibrate(datasets: list[str], off_topic: str | None, as_json: bool) -> None:
-    from docsage.evaluation.calibrate import calibrate
+def _calibrate(folders: list[str], as_json: bool) -> None:
+    from docsage.evaluation.answers import load_answer_set
+    from docsage.evaluation.calibrate import calibrate, signals
 
-    for path in datasets:
-        c = calibrate(path, off_topic, services().settings)
-        if as_json:
-            print_json({k: v for k, v in c.__dict__.items() if k != "scores"})
-            continue
-        console.print(
-            f"{path}: threshold {c.threshold:.3f} — balanced accuracy {c.balanced_accuracy:.3f} "
-            f"(answerable judged covered {c.answerable_recall:.1%} of {c.answerable}; unanswerable judged "
-            f"uncertain {c.unanswerable_recall:.1%} of {c.held_out} held-out + {c.off_topic} off-topic: "
-            f"{c.held_out_recall:.1%} of held-out, {c.off_topic_recall:.1%} of off-topic); without the 95% "
-            f"answerable floor the optimum is {c.unconstrained_threshold:.3f} "
-            f"(balanced accuracy {c.unconstrained_balanced_accuracy:.3f})",
-            highlight=False,
+    settings = services().settings
+    sets = [load_answer_set(folder) for folder in folders]
+    rows = {}
+    for answer_set in sets:
+        with RichIngestProgress(f"calibrate {answer_set.name}") as progress:
+            rows[answer_set.name] = signals(answer_set, settings, progress)
+    result = calibrate(rows, services().retrieval.coverage_rule)
+    if as_json:
+        print_json(asdict(result))
+        return
+    for title, rule, per_set in (
+        ("configured", result.configured, result.configured_rates),
+        ("best on these sets", result.best, result.best_rates),
+    ):
+        table = Table(
+            title=f"{title}: strong share {rule.strong_share:.2f}, weak share {rule.weak_share:.2f}, close cosine "
+            f"{rule.close_cosine:.2f}, agreement rank {rule.agreement_rank}"
         )
-        s = services().settings
-        console.print(
-            f"configured rule (cosine ≥ {s.uncertain_threshold} or top-3 agreement with cosine ≥ "
-            f"{s.agreement_threshold}, and one passage with ≥ {s.term_coverage_threshold:.0%} of the question's "
-            f"term weight): answerable covered {c.rule_answerable_covered:.1%}, held-out uncertain "
-            f"{c.rule_held_out_uncertain:.1%}, off-topic uncertain {c.rule_off_topic_uncertain:.1%}",
-            highlight=False,
-        )
+        for col in ("set", "answerable judged covered", "unanswerable judged uncertain"):
+            table.add_column(col, justify="left" if col == "set" else "right")
+        for r in per_set:
+            table.add_row(r.name, f"{r.answered:.1%} of {r.answerable}", f"{r.flagged:.1%} of {r.unanswerable}")
+        console.print(table)
 
 
 def demo(

@@ -10,7 +10,8 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from urllib.parse import unquote, urlparse
 from docsage.chat.service import ChatRequest, ChatService, collect
 from docsage.config import Settings
 from docsage.errors import DocsageError, InvalidInputError
-from docsage.ingest.service import IngestProgress
+from docsage.ingest.service import IngestProgress, IngestSummary
 from docsage.services import Services
 
 STYLES = ("direct", "paraphrase", "short", "vocabulary", "multi", "unanswerable")
@@ -345,6 +346,26 @@ def ask(chat: ChatService, project_id: str, question: SetQuestion, docs: Path) -
     )
 
 
+@contextmanager
+def indexed(
+    answer_set: AnswerSet, settings: Settings, progress: IngestProgress | None = None, workdir: str | None = None
+) -> Iterator[tuple[Services, str, IngestSummary]]:
+    """(services, project id, ingest summary) of the set's docs indexed into a temporary home with the
+    configured providers; the home is removed afterwards."""
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        services = Services(settings.model_copy(update={"home": Path(tmp), "database_url": ""}))
+        try:
+            project = services.projects.create_project(f"answers-{answer_set.name}")
+            source = services.projects.add_source(project.id, "folder", str(answer_set.docs), name=answer_set.name)
+            summary = services.ingest.run(source.id, progress)
+            if summary.status != "succeeded":
+                raise DocsageError(f"{answer_set.name}: indexing {answer_set.docs} failed: {summary.error}")
+            yield services, project.id, summary
+        finally:
+            if "database" in services.__dict__:
+                services.database.engine.dispose()
+
+
 def run_answer_eval(
     answer_set: AnswerSet,
     settings: Settings,
@@ -354,29 +375,19 @@ def run_answer_eval(
     workdir: str | None = None,
 ) -> AnswerEvalResult:
     """Index the set's docs into a temporary home with the configured providers, then ask every question."""
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        services = Services(settings.model_copy(update={"home": Path(tmp), "database_url": ""}))
-        try:
-            project = services.projects.create_project(f"answers-{answer_set.name}")
-            source = services.projects.add_source(project.id, "folder", str(answer_set.docs), name=answer_set.name)
-            summary = services.ingest.run(source.id, progress)
-            if summary.status != "succeeded":
-                raise DocsageError(f"{answer_set.name}: indexing {answer_set.docs} failed: {summary.error}")
-            result = AnswerEvalResult(
-                answer_set,
-                provider=settings.llm_provider,
-                documents=summary.added + summary.updated + summary.unchanged,
-                chunks=summary.chunks,
-                ingest_seconds=summary.seconds,
-                ingest_failures=summary.failures,
-            )
-            started = time.perf_counter()
-            for i, question in enumerate(answer_set.questions, start=1):
-                result.outcomes.append(ask(services.chat, project.id, question, answer_set.docs))
-                if on_question:
-                    on_question(i, len(answer_set.questions))
-            result.answer_seconds = time.perf_counter() - started
-            return result
-        finally:
-            if "database" in services.__dict__:
-                services.database.engine.dispose()
+    with indexed(answer_set, settings, progress, workdir) as (services, project_id, summary):
+        result = AnswerEvalResult(
+            answer_set,
+            provider=settings.llm_provider,
+            documents=summary.added + summary.updated + summary.unchanged,
+            chunks=summary.chunks,
+            ingest_seconds=summary.seconds,
+            ingest_failures=summary.failures,
+        )
+        started = time.perf_counter()
+        for i, question in enumerate(answer_set.questions, start=1):
+            result.outcomes.append(ask(services.chat, project_id, question, answer_set.docs))
+            if on_question:
+                on_question(i, len(answer_set.questions))
+        result.answer_seconds = time.perf_counter() - started
+        return result

@@ -1,20 +1,77 @@
 """Do the docs cover a question? Judged from the passages retrieval found for it, before any generation.
 
-Three signals, measured with `docsage eval --calibrate` (figures in docs/answers.md):
-- the best passage's cosine similarity (absolute, unlike fused scores);
-- agreement: BM25 and the embedding both rank the same passage in their top 3 (short, specific questions
-  score low cosines even against the right passage, but then the two retrievers agree on it);
-- term coverage: the share of the question's IDF weight that its best-matching passage contains. This is
-  what catches a question on a topic the docs discuss but whose specific subject they lack (the page
-  about it is missing): the neighbouring pages score high cosines but miss the question's rare terms.
+The judgement rests on lexical evidence first, because it is what held across documentation sets nobody
+tuned for (figures in docs/answers.md): absolute cosine similarities of a small embedder move with the
+corpus, the phrasing and even the CPU's instruction set, while "one passage holds most of the question's
+distinctive words" does not.
+
+- term share: the largest share of the question's IDF weight that one passage (title and headings included)
+  holds. A question on a topic the docs discuss but whose specific subject they lack (Kubernetes, MongoDB,
+  a CSV export) misses its rarest words everywhere;
+- agreement: BM25 and the embedding both rank the same passage first — paraphrases and questions in the
+  user's own words ("how far behind" for "lag") still land on the right passage in both;
+- closeness: the best passage's cosine similarity, for questions so close to a passage that the words
+  hardly matter.
+
+A question must also say enough to be answered at all: its words together must weigh at least
+`min_specificity` words the docs never use. "How do I change it?" asked out of context names nothing
+but "change", which half the pages say: no passage answers it, whatever it shares with them.
+
+Covered: a specific question of which a passage holds `strong_share` of the term weight, or `weak_share` of
+it while the retrievers agree on their best passage or one is `close_cosine` close. Off topic: not covered,
+no passage even `off_topic_cosine` close and under `weak_share` of the words — nothing in the docs is
+remotely about it. Everything else is uncertain: the answer may be there, worded differently. Shares are
+rounded to six places before they are compared, so that a share of exactly 1/4 is 1/4 whatever the CPU's
+last bit of a logarithm.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
 from docsage.index.lexical import analyze
 from docsage.retrieval.types import Hit
 
-AGREEMENT_RANK = 3
+SHARE_PLACES = 6
+
+
+class Verdict(StrEnum):
+    COVERED = "covered"
+    UNCERTAIN = "uncertain"
+    OFF_TOPIC = "off_topic"
+
+
+@dataclass(frozen=True)
+class CoverageRule:
+    strong_share: float = 0.4
+    weak_share: float = 0.25
+    close_cosine: float = 0.7
+    off_topic_cosine: float = 0.3
+    agreement_rank: int = 1  # both retrievers rank the passage this high or higher
+    min_specificity: float = 0.5  # the question's total term weight, in units of an unseen word's weight
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The verdict with the evidence it rests on (shown in eval output, logged with each answer)."""
+
+    verdict: Verdict
+    term_share: float
+    best_cosine: float
+    agreement: bool
+    specificity: float = 1.0
+
+    @property
+    def covered(self) -> bool:
+        return self.verdict is Verdict.COVERED
+
+    @property
+    def off_topic(self) -> bool:
+        return self.verdict is Verdict.OFF_TOPIC
+
+
+NOT_COVERED = Coverage(Verdict.OFF_TOPIC, 0.0, 0.0, False)
 
 
 def best_term_share(hits: list[Hit], term_weights: dict[str, float]) -> float:
@@ -29,24 +86,34 @@ def best_term_share(hits: list[Hit], term_weights: dict[str, float]) -> float:
     return best
 
 
-def is_covered(
-    hits: list[Hit],
-    *,
-    threshold: float,
-    agreement_threshold: float = 1.0,
-    term_weights: dict[str, float] | None = None,
-    term_share: float = 0.0,
-) -> bool:
-    """Covered when (the best cosine reaches `threshold`, or both retrievers rank a passage in their top 3 and
-    its cosine reaches `agreement_threshold`) and one passage holds `term_share` of the query's term weight."""
+def agreement(hits: list[Hit], rank: int) -> bool:
+    """Whether BM25 and the embedding both rank one of these passages within `rank`."""
+    return any(0 < h.lexical_rank <= rank and 0 < h.dense_rank <= rank for h in hits)
+
+
+def judge(
+    hits: list[Hit], term_weights: dict[str, float], rule: CoverageRule | None = None, unseen_weight: float = 0.0
+) -> Coverage:
+    """The verdict on passages found for a question whose index terms weigh `term_weights` (BM25 IDF), where a
+    term no chunk holds weighs `unseen_weight` (0: specificity is not judged)."""
     if not hits:
-        return False
-    similar = max(h.dense_score for h in hits) >= threshold or any(
-        0 < h.lexical_rank <= AGREEMENT_RANK
-        and 0 < h.dense_rank <= AGREEMENT_RANK
-        and h.dense_score >= agreement_threshold
-        for h in hits
-    )
-    if not similar:
-        return False
-    return term_weights is None or term_share <= 0 or best_term_share(hits, term_weights) >= term_share
+        return NOT_COVERED
+    rule = rule or CoverageRule()
+    share = round(best_term_share(hits, term_weights), SHARE_PLACES)
+    specificity = round(sum(term_weights.values()) / unseen_weight, SHARE_PLACES) if unseen_weight > 0 else 1.0
+    cosine = max(h.dense_score for h in hits)
+    return decide(share, cosine, agreement(hits, rule.agreement_rank), rule, specificity)
+
+
+def decide(share: float, cosine: float, agree: bool, rule: CoverageRule, specificity: float = 1.0) -> Coverage:
+    """The rule itself, on the signals (calibration replays it over stored signals)."""
+    specific = specificity >= rule.min_specificity
+    if specific and (
+        share >= rule.strong_share or (share >= rule.weak_share and (agree or cosine >= rule.close_cosine))
+    ):
+        verdict = Verdict.COVERED
+    elif cosine < rule.off_topic_cosine and share < rule.weak_share:
+        verdict = Verdict.OFF_TOPIC
+    else:
+        verdict = Verdict.UNCERTAIN
+    return Coverage(verdict, share, cosine, agree, specificity)

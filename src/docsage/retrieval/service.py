@@ -13,13 +13,14 @@ from docsage.embed.base import Embedder
 from docsage.errors import InvalidInputError
 from docsage.index.base import CandidateSet, IndexBackend
 from docsage.index.lexical import analyze
-from docsage.retrieval.coverage import is_covered
+from docsage.retrieval.coverage import Coverage, CoverageRule, judge
 from docsage.retrieval.hybrid import rrf, zscore
 from docsage.retrieval.types import Hit
 
 Mode = Literal["hybrid", "lexical", "dense"]
 MODES = ("hybrid", "lexical", "dense")
 FUSIONS = ("zscore", "rrf")
+UNSEEN_TERM = "\x00"  # no analysed term can be this: its weight is that of a word no chunk holds
 
 
 def prune_to_chars(hits: list[Hit], max_chars: int) -> list[Hit]:
@@ -111,13 +112,24 @@ class RetrievalService:
         with self.database.session() as session:
             return self.index.term_weights(session, project_id, terms)
 
-    def covers(self, project_id: str, query: str, hits: list[Hit]) -> bool:
-        """Whether these passages (found for `query`) cover it, by the configured rule (see coverage.py)."""
+    @property
+    def coverage_rule(self) -> CoverageRule:
         s = self.settings
-        return is_covered(
-            hits,
-            threshold=s.uncertain_threshold,
-            agreement_threshold=s.agreement_threshold,
-            term_weights=self.term_weights(project_id, query) if s.term_coverage_threshold > 0 and hits else None,
-            term_share=s.term_coverage_threshold,
+        return CoverageRule(
+            s.coverage_strong_share,
+            s.coverage_weak_share,
+            s.coverage_close_cosine,
+            s.coverage_off_topic_cosine,
+            s.coverage_agreement_rank,
+            s.coverage_min_specificity,
         )
+
+    def judge(self, project_id: str, query: str, hits: list[Hit]) -> Coverage:
+        """Whether these passages (found for `query`) cover it, by the configured rule (see coverage.py)."""
+        if not hits:
+            return judge(hits, {}, self.coverage_rule)
+        weights = self.term_weights(project_id, query)
+        with self.database.session() as session:
+            # What a word the docs never use would weigh: the unit of a question's specificity.
+            unseen = self.index.term_weights(session, project_id, [UNSEEN_TERM])[UNSEEN_TERM]
+        return judge(hits, weights, self.coverage_rule, unseen)

@@ -118,9 +118,9 @@ def test_follow_up_in_a_thread_uses_the_earlier_turn(kapa: MainSetup) -> None:
     assert page_name(follow["relevant_sources"][0]["source_url"]) == "configuration.md"
     assert follow["is_uncertain"] is False
     assert "sync_interval_seconds" in follow["answer"]
-    # Asked on its own, the same words do not lead there: the thread is what made the difference.
+    # Asked on its own, the same words say nothing the docs could answer: the thread is what made the difference.
     alone = chat(kapa, "How do I change it?")
-    assert "sync_interval_seconds" not in alone["answer"]
+    assert alone["is_uncertain"] is True
 
     thread = get_thread(kapa, first["thread_id"])
     assert thread["id"] == first["thread_id"]
