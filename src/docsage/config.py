@@ -61,14 +61,11 @@ class Settings(BaseSettings):
         ge=1,
         description="BM25 and the embedding agree on a passage when both rank it this high or higher.",
     )
-    coverage_min_specificity: float = Field(
-        default=0.5,
-        ge=0.0,
-        description="A question whose words together weigh less than this many words the docs never use (\"How do "
-        "I change it?\" out of context) is too vague to be judged covered.",
-    )
     coverage_close_cosine: float = Field(
-        default=0.7, ge=-1.0, le=1.0, description="Cosine similarity of a passage so close to the question that "
+        default=0.7,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity of a passage so close to the question that "
         "DOCSAGE_COVERAGE_WEAK_SHARE of its words suffice.",
     )
     coverage_off_topic_cosine: float = Field(

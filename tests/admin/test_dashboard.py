@@ -41,7 +41,9 @@ ADMIN, PASSWORD = "admin", "correct horse battery"
 SOURCE_NAME = "skyloom-manual"
 WIDGET_ORIGIN = "https://docs.skyloom.example"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "analytics.png"
-CSV_QUESTIONS = ("How do I export to CSV?", "Can I export my data as CSV?")
+# Flagged by a wide margin on any CPU (tests/retrieval/test_coverage.py checks it): few of their words are in the
+# manual.
+CSV_QUESTIONS = ("How do I export to CSV?", "How do I export my files to CSV?")
 
 # (question, user email, whether the manual answers it)
 QUESTIONS = [

@@ -32,7 +32,7 @@ class Signals:
     share: float
     cosine: float
     agreement_rank: int  # the best rank both retrievers give one passage (0: they share none in the top list)
-    specificity: float
+    vague: bool
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,13 @@ def signals(answer_set: AnswerSet, settings: Settings, progress: IngestProgress 
             hits = services.retrieval.search(project_id, q.question, top_k=settings.retrieval_top_k)
             c = services.retrieval.judge(project_id, q.question, hits)
             both = [max(h.lexical_rank, h.dense_rank) for h in hits if h.lexical_rank > 0 and h.dense_rank > 0]
-            out.append(Signals(q.answerable, c.term_share, c.best_cosine, min(both, default=0), c.specificity))
+            out.append(Signals(q.answerable, c.term_share, c.best_cosine, min(both, default=0), c.vague))
     return out
 
 
 def rates(name: str, rows: list[Signals], rule: CoverageRule) -> SetRates:
     covered = [
-        decide(r.share, r.cosine, 0 < r.agreement_rank <= rule.agreement_rank, rule, r.specificity).covered
-        for r in rows
+        decide(r.share, r.cosine, 0 < r.agreement_rank <= rule.agreement_rank, rule, r.vague).covered for r in rows
     ]
     yes = [c for c, r in zip(covered, rows, strict=True) if r.answerable]
     no = [not c for c, r in zip(covered, rows, strict=True) if not r.answerable]
@@ -83,7 +82,7 @@ def _worst(rows: dict[str, list[Signals]], rule: CoverageRule) -> tuple[float, f
 def calibrate(rows: dict[str, list[Signals]], configured: CoverageRule) -> Calibration:
     best = max(
         (
-            CoverageRule(float(s), float(w), float(c), configured.off_topic_cosine, rank, configured.min_specificity)
+            CoverageRule(float(s), float(w), float(c), configured.off_topic_cosine, rank)
             for s, w, c, rank in itertools.product(STRONG, WEAK, CLOSE, AGREEMENT_RANKS)
             if w <= s
         ),

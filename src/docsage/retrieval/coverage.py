@@ -13,9 +13,10 @@ distinctive words" does not.
 - closeness: the best passage's cosine similarity, for questions so close to a passage that the words
   hardly matter.
 
-A question must also say enough to be answered at all: its words together must weigh at least
-`min_specificity` words the docs never use. "How do I change it?" asked out of context names nothing
-but "change", which half the pages say: no passage answers it, whatever it shares with them.
+A question must also say enough to be answered at all: "How do I change it?" asked out of context names
+nothing but "change" and a pronoun for something unsaid; no passage answers it, whatever it shares with
+them. (Weighing its words instead — IDF against an unseen word's — could not tell it from "What does
+Skyloom run on?" in a small manual: 0.49 vs 0.50.)
 
 Covered: a specific question of which a passage holds `strong_share` of the term weight, or `weak_share` of
 it while the retrievers agree on their best passage or one is `close_cosine` close. Off topic: not covered,
@@ -27,6 +28,7 @@ last bit of a logarithm.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -49,7 +51,6 @@ class CoverageRule:
     close_cosine: float = 0.7
     off_topic_cosine: float = 0.3
     agreement_rank: int = 1  # both retrievers rank the passage this high or higher
-    min_specificity: float = 0.5  # the question's total term weight, in units of an unseen word's weight
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Coverage:
     term_share: float
     best_cosine: float
     agreement: bool
-    specificity: float = 1.0
+    vague: bool = False
 
     @property
     def covered(self) -> bool:
@@ -72,6 +73,13 @@ class Coverage:
 
 
 NOT_COVERED = Coverage(Verdict.OFF_TOPIC, 0.0, 0.0, False)
+POINTERS = frozenset({"it", "its", "this", "that", "these", "those", "they", "them"})
+WORD = re.compile(r"[a-z']+")
+
+
+def is_vague(question: str, terms: int) -> bool:
+    """A question of at most one indexed word that points at something it does not name ("change it")."""
+    return terms <= 1 and bool(POINTERS & set(WORD.findall(question.lower())))
 
 
 def best_term_share(hits: list[Hit], term_weights: dict[str, float]) -> float:
@@ -92,23 +100,21 @@ def agreement(hits: list[Hit], rank: int) -> bool:
 
 
 def judge(
-    hits: list[Hit], term_weights: dict[str, float], rule: CoverageRule | None = None, unseen_weight: float = 0.0
+    hits: list[Hit], term_weights: dict[str, float], rule: CoverageRule | None = None, question: str = ""
 ) -> Coverage:
-    """The verdict on passages found for a question whose index terms weigh `term_weights` (BM25 IDF), where a
-    term no chunk holds weighs `unseen_weight` (0: specificity is not judged)."""
+    """The verdict on passages found for `question`, whose index terms weigh `term_weights` (BM25 IDF)."""
     if not hits:
         return NOT_COVERED
     rule = rule or CoverageRule()
     share = round(best_term_share(hits, term_weights), SHARE_PLACES)
-    specificity = round(sum(term_weights.values()) / unseen_weight, SHARE_PLACES) if unseen_weight > 0 else 1.0
     cosine = max(h.dense_score for h in hits)
-    return decide(share, cosine, agreement(hits, rule.agreement_rank), rule, specificity)
+    vague = is_vague(question, len(term_weights))
+    return decide(share, cosine, agreement(hits, rule.agreement_rank), rule, vague)
 
 
-def decide(share: float, cosine: float, agree: bool, rule: CoverageRule, specificity: float = 1.0) -> Coverage:
+def decide(share: float, cosine: float, agree: bool, rule: CoverageRule, vague: bool = False) -> Coverage:
     """The rule itself, on the signals (calibration replays it over stored signals)."""
-    specific = specificity >= rule.min_specificity
-    if specific and (
+    if not vague and (
         share >= rule.strong_share or (share >= rule.weak_share and (agree or cosine >= rule.close_cosine))
     ):
         verdict = Verdict.COVERED
@@ -116,4 +122,4 @@ def decide(share: float, cosine: float, agree: bool, rule: CoverageRule, specifi
         verdict = Verdict.OFF_TOPIC
     else:
         verdict = Verdict.UNCERTAIN
-    return Coverage(verdict, share, cosine, agree, specificity)
+    return Coverage(verdict, share, cosine, agree, vague)

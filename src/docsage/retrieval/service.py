@@ -20,7 +20,6 @@ from docsage.retrieval.types import Hit
 Mode = Literal["hybrid", "lexical", "dense"]
 MODES = ("hybrid", "lexical", "dense")
 FUSIONS = ("zscore", "rrf")
-UNSEEN_TERM = "\x00"  # no analysed term can be this: its weight is that of a word no chunk holds
 
 
 def prune_to_chars(hits: list[Hit], max_chars: int) -> list[Hit]:
@@ -121,15 +120,9 @@ class RetrievalService:
             s.coverage_close_cosine,
             s.coverage_off_topic_cosine,
             s.coverage_agreement_rank,
-            s.coverage_min_specificity,
         )
 
     def judge(self, project_id: str, query: str, hits: list[Hit]) -> Coverage:
         """Whether these passages (found for `query`) cover it, by the configured rule (see coverage.py)."""
-        if not hits:
-            return judge(hits, {}, self.coverage_rule)
-        weights = self.term_weights(project_id, query)
-        with self.database.session() as session:
-            # What a word the docs never use would weigh: the unit of a question's specificity.
-            unseen = self.index.term_weights(session, project_id, [UNSEEN_TERM])[UNSEEN_TERM]
-        return judge(hits, weights, self.coverage_rule, unseen)
+        weights = self.term_weights(project_id, query) if hits else {}
+        return judge(hits, weights, self.coverage_rule, query)
