@@ -56,6 +56,8 @@ test: lint typecheck unit
 
 eval: $(VENV)/.installed
 	$(BIN)/docsage eval --dataset ../shared/eval/scifact --dataset ../shared/eval/anthropic_docs
+	$(BIN)/docsage eval --answers eval/answers/click --answers eval/answers/alembic \
+		--answers eval/answers/simpy --answers eval/answers/coverage
 
 # wrk drives the retrieval API throughput benchmark (bench/api.py); Debian's, installed when missing.
 ENSURE_WRK := command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
