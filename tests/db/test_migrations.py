@@ -88,5 +88,5 @@ def test_upgrading_narrows_existing_public_keys_to_chat(tmp_path: Path) -> None:
     Database(f"sqlite:///{path}").engine.dispose()
     with closing(sqlite3.connect(path)) as conn:
         scopes = {k: json.loads(s) for k, s in conn.execute("SELECT id, scopes FROM api_keys")}
-    everything = ["chat", "feedback", "sessions", "usage", "documents"]
+    everything = ["chat", "feedback", "sessions", "usage", "documents", "search"]
     assert scopes == {"widget": ["chat", "feedback"], "backend": everything, "kapa": everything}

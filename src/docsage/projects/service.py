@@ -39,7 +39,7 @@ INTEGRATION_TYPES = (
 SOURCE_TYPES = ("folder", "web", "git", "openapi", "upload")
 # What a key may do. A bearer key with allowed origins is embedded in public web pages, so anyone can read it:
 # by default it may only chat and rate answers (and read its own session, bound to the browser that opened it).
-SCOPES = ("chat", "feedback", "sessions", "usage", "documents")
+SCOPES = ("chat", "feedback", "sessions", "usage", "documents", "search")
 PUBLIC_SCOPES = ("chat", "feedback")
 
 
@@ -98,6 +98,7 @@ def _check_scopes(scheme: str, origins: list[str], scopes: list[str] | None) -> 
         else ()
     )
     return chosen, warnings
+                    "search": "search the docs and read whole pages (MCP, retrieval)",
 
 
 def require_integration(session: Session, project_id: str, integration_id: str | None) -> None:

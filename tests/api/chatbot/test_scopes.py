@@ -27,7 +27,7 @@ from .helpers import assert_api_error, chat, ok, thread_id_of
 ORIGIN = "https://help.scopes.example"  # allowed by the project's public keys
 QUESTION = "When is the help desk open?"
 NOTE = b"# Opening hours\n\nThe Scopes help desk is open from 8:00 to 18:00 on weekdays.\n"
-ALL = frozenset({"chat", "feedback", "sessions", "usage", "documents"})
+ALL = frozenset({"chat", "feedback", "sessions", "usage", "documents", "search"})
 
 
 @dataclass(frozen=True)

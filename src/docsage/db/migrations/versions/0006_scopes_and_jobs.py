@@ -20,7 +20,7 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-ALL_SCOPES = ["chat", "feedback", "sessions", "usage", "documents"]
+ALL_SCOPES = ["chat", "feedback", "sessions", "usage", "documents", "search"]
 PUBLIC_SCOPES = ["chat", "feedback"]
 
 
