@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from docsage.admin.auth import AdminAuth
-from docsage.admin.throttle import LoginPolicy, LoginThrottle
+from docsage.accounts import AdminAuth, LoginPolicy, LoginThrottle
 from docsage.analytics.service import AnalyticsService
 from docsage.answer.base import AnswerProvider
 from docsage.answer.service import AnswerService

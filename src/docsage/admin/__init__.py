@@ -1,1 +1,1 @@
-"""Admin dashboard: accounts, pages, analytics."""
+"""Admin dashboard: the HTML pages at /admin (accounts themselves live in docsage.accounts)."""

@@ -13,10 +13,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from docsage.admin.auth import Login
-from docsage.admin.throttle import LoginThrottledError
+from docsage.accounts import Login, LoginThrottledError
 from docsage.analytics.dashboard import dashboard_data
-from docsage.api.kapa.deps import ServicesDep
+from docsage.api.deps import ServicesDep
 from docsage.errors import DocsageError, ForbiddenError, NotFoundError
 from docsage.ingest.service import enqueue_ingest
 from docsage.projects.service import INTEGRATION_TYPES, SCOPES, is_public

@@ -15,16 +15,16 @@ from docsage.admin import routes as admin_routes
 from docsage.admin import scripts as admin_scripts
 from docsage.api import compute
 from docsage.api.chatbot import routes as chatbot_routes
-from docsage.api.errors import (
-    BodyLimitMiddleware,
-    ChatbotCORSMiddleware,
-    PrefixCORSMiddleware,
-    install_error_handlers,
-)
+from docsage.api.errors import install_error_handlers
 from docsage.api.kapa import chat as kapa_chat
 from docsage.api.kapa import data as kapa_data
 from docsage.api.kapa import proxy as kapa_proxy
-from docsage.api.security_headers import SecurityHeadersMiddleware
+from docsage.api.middleware import (
+    BodyLimitMiddleware,
+    ChatbotCORSMiddleware,
+    PrefixCORSMiddleware,
+    SecurityHeadersMiddleware,
+)
 from docsage.errors import NotFoundError
 from docsage.jobs import JobRunner
 from docsage.services import Services

@@ -140,9 +140,7 @@ class CustomChatService:
             else:  # no language model: answer the query from the passages, as the regular chat would
                 question = query or retrieval_query or next((c for r, c in reversed(messages) if r == "user"), "")
                 coverage = self.retrieval.judge(req.project_id, retrieval_query or question, hits)
-                stream = self.provider.generate(
-                    AnswerRequest(question, hits, [], coverage.covered, coverage.off_topic)
-                )
+                stream = self.provider.generate(AnswerRequest(question, hits, [], coverage.covered, coverage.off_topic))
                 if req.json_mode:
                     stream = _as_json(stream, hits)
             for event in stream:

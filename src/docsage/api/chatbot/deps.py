@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from docsage.api.kapa.deps import ServicesDep
+from docsage.api.deps import ServicesDep
 from docsage.errors import AuthError, ForbiddenError
 from docsage.projects.service import is_public
 

@@ -35,10 +35,9 @@ from docsage.api.chatbot.deps import (
     session_id_for,
     split_session_id,
 )
-from docsage.api.kapa.deps import Principal, ServicesDep, limit_chat, limit_public_chat
+from docsage.api.deps import Principal, ServicesDep, limit_chat, limit_public_chat, limit_uploads
 from docsage.chat.service import ChatRequest, collect, sources_of
 from docsage.errors import DocsageError, ForbiddenError, InvalidInputError
-from docsage.ratelimit import enforce
 from docsage.services import Services
 
 router = APIRouter(prefix=API_PREFIX, tags=["Chatbot API"])
@@ -258,7 +257,7 @@ async def upload_document(
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLargeError(f"file is larger than the {limit}-byte upload limit")
-    enforce(services.rate_limiter, f"uploads:{app.key_id}", services.settings.rate_limit_uploads_per_min, "upload")
+    limit_uploads(services, app.key_id)
     doc = await run_in_threadpool(services.uploads.add, app.project_id, file.filename or "upload", data)
     deadline = monotonic() + wait
     while doc["status"] in ("queued", "processing") and monotonic() < deadline:

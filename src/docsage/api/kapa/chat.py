@@ -20,7 +20,8 @@ from docsage.answer.events import (
     TextDelta,
 )
 from docsage.api.compute import run_search
-from docsage.api.kapa.deps import PrincipalDep, ServicesDep, limit_chat, limit_retrieval, own_project
+from docsage.api.deps import ServicesDep, limit_chat, limit_retrieval
+from docsage.api.kapa.deps import PrincipalDep, own_project
 from docsage.api.kapa.schemas import (
     ChatIn,
     ChatOut,

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 from fastapi import APIRouter, Query, Request
 
 from docsage.analytics.service import ThreadView, in_range
-from docsage.api.kapa.deps import PrincipalDep, ServicesDep, own_project
+from docsage.api.deps import ServicesDep
+from docsage.api.kapa.deps import PrincipalDep, own_project
 from docsage.api.kapa.schemas import (
     ActivityOut,
     EndUserOut,

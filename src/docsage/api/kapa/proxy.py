@@ -17,8 +17,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from docsage.api.deps import Principal, ServicesDep, limit_public_chat
 from docsage.api.kapa.chat import _internal_flags, _streaming
-from docsage.api.kapa.deps import Principal, ServicesDep, limit_public_chat
 from docsage.chat.service import ChatRequest, EndUserInfo
 from docsage.errors import AuthError, InvalidInputError
 from docsage.services import Services

@@ -9,8 +9,8 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
-from docsage.admin.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
-from docsage.admin.throttle import LoginThrottle
+from docsage.accounts.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from docsage.accounts.throttle import LoginThrottle
 from docsage.db.admin import AdminRepository
 from docsage.db.engine import Database
 from docsage.db.models import AdminSession, AdminUser, utcnow
