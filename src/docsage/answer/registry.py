@@ -15,7 +15,12 @@ Factory = Callable[[Settings, CountTokens], AnswerProvider]
 def _extractive(settings: Settings, count_tokens: CountTokens) -> AnswerProvider:
     from docsage.answer.extractive import ExtractiveProvider
 
-    return ExtractiveProvider(count_tokens)
+    if settings.embedding_provider != "local":
+        # A remote embedder would add a network round trip to every answer; quotes are then chosen lexically.
+        return ExtractiveProvider(count_tokens)
+    from docsage.embed.registry import get_embedder
+
+    return ExtractiveProvider(count_tokens, get_embedder(settings))  # the process-wide instance retrieval uses
 
 
 def _openai(settings: Settings, count_tokens: CountTokens) -> AnswerProvider:
