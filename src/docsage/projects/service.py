@@ -90,6 +90,7 @@ def _check_scopes(scheme: str, origins: list[str], scopes: list[str] | None) -> 
                     "sessions": "read every chat session of the project",
                     "usage": "read the project's usage and cost",
                     "documents": "upload, list and delete documents",
+                    "search": "search the docs and read whole pages (MCP, retrieval)",
                 }[s]
                 for s in wider
             ),
@@ -98,7 +99,6 @@ def _check_scopes(scheme: str, origins: list[str], scopes: list[str] | None) -> 
         else ()
     )
     return chosen, warnings
-                    "search": "search the docs and read whole pages (MCP, retrieval)",
 
 
 def require_integration(session: Session, project_id: str, integration_id: str | None) -> None:
