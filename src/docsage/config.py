@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         description="A running job whose worker has not reported for this long (killed, machine gone) is "
         "claimed again by another worker.",
     )
+    refresh_check_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often each job runner (`docsage serve` with DOCSAGE_JOB_WORKERS > 0, each `docsage "
+        "worker`) looks for sources whose scheduled refresh is due, seconds.",
+    )
 
     admin_password: str = Field(
         default="", description="If set, creates a dashboard user `admin` with this password on first start."

@@ -17,6 +17,7 @@ from docsage.embed.base import Embedder
 from docsage.embed.registry import get_embedder
 from docsage.index.base import IndexBackend
 from docsage.index.registry import get_index_backend
+from docsage.ingest.refresh import RefreshScheduler
 from docsage.ingest.service import INGEST_SOURCE, IngestService
 from docsage.ingest.uploads import INDEX_UPLOAD, UploadService
 from docsage.jobs.service import JobService
@@ -96,6 +97,7 @@ class Services:
         # Lambdas on purpose: the services are built on first use, not when the registry is.
         jobs.register(INGEST_SOURCE, lambda context: self.ingest.run_job(context))  # noqa: PLW0108
         jobs.register(INDEX_UPLOAD, lambda context: self.uploads.index_job(context))  # noqa: PLW0108
+        jobs.every("refresh_sources", self.settings.refresh_check_s, RefreshScheduler(self.database, jobs).tick)
         return jobs
 
     @cached_property

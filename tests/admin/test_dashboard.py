@@ -328,6 +328,19 @@ def test_reingest_message_names_a_source_with_url_characters(admin: Page, dash: 
     )
 
 
+def test_sources_page_shows_each_refresh_schedule(admin: Page, dash: Dashboard) -> None:
+    page = admin
+    page.goto(f"/admin/projects/{dash.project}")
+    row = page.get_by_role("row").filter(has_text=SOURCE_NAME)
+    expect(row.get_by_test_id("refresh")).to_have_text("off")
+    [odd] = dash.cli.json("source", "list", "--project", dash.lab)
+    dash.cli.json("source", "update", odd["id"], "--refresh", "6h")
+    page.goto(f"/admin/projects/{dash.lab}")
+    cell = page.get_by_role("row").filter(has_text=ODD_SOURCE).get_by_test_id("refresh")
+    expect(cell).to_contain_text("every 6h")
+    expect(cell).to_contain_text(re.compile(r"next \d{4}-\d\d-\d\d \d\d:\d\d UTC"))
+
+
 # --- 3. keys ---------------------------------------------------------------------------------------------------
 
 

@@ -363,6 +363,11 @@ ERROR_CASES: dict[str, ErrorArgs] = {
         "integration", "create", "--project", w.project_id, "--type", "CHATBOT", "--name", "n",
     ],
     "source-remove-unknown-source": lambda w: ["source", "remove", UNKNOWN_ID],
+    "source-add-bad-refresh": lambda w: [
+        "source", "add", "--project", w.project_id, "--type", "folder", "--path", str(w.docs), "--refresh", "weekly",
+    ],
+    "source-update-unknown-source": lambda w: ["source", "update", UNKNOWN_ID, "--refresh", "1h"],
+    "source-update-bad-refresh": lambda w: ["source", "update", w.source_id, "--refresh", "1y"],
     "key-revoke-unknown-key": lambda w: ["key", "revoke", UNKNOWN_ID],
     "search-bad-mode": lambda w: ["search", "--project", w.project_id, "rate limits", "--mode", "fuzzy"],
     "unknown-flag": lambda w: ["project", "list", "--no-such-flag"],

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from docsage.cli.common import console, err_console, fail, print_json, services
 from docsage.db.models import ApiKey, Integration, Project, Source
-from docsage.projects.service import SCOPES, is_public
+from docsage.ingest.refresh import format_interval, parse_interval
+from docsage.projects.service import DEFAULT_REFRESH, SCOPES, is_public
 
 project_app = typer.Typer(help="Create and list projects.", no_args_is_help=True)
 key_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -19,6 +20,13 @@ admin_app = typer.Typer(help="Manage admin dashboard accounts.", no_args_is_help
 
 CLI_SOURCE_TYPES = ("folder", "web", "git", "openapi")  # "upload" sources are created by the API
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+REFRESH_HELP = (
+    "Re-ingest on a schedule: 30m, 1h, 7d (minutes or more; seconds such as 90s are accepted too) or off. "
+    "Changed documents only are re-embedded."
+)
+RefreshOpt = Annotated[
+    str | None, typer.Option("--refresh", help=f"{REFRESH_HELP} Default: 7d for web sources, off for the others.")
+]
 ProjectOpt = Annotated[str, typer.Option("--project", help="Project id.")]
 SCOPE_HELP = ", ".join(SCOPES)
 ScopeOpt = Annotated[
@@ -71,6 +79,8 @@ def source_json(s: Source) -> dict[str, Any]:
         "type": s.type,
         "location": s.location,
         "options": s.options,
+        "refresh_interval_s": s.refresh_interval_s,
+        "next_refresh_at": s.next_refresh_at,
         "created_at": s.created_at,
         "ingested_at": s.ingested_at,
     }
@@ -246,9 +256,11 @@ def source_add(
             "e.g. https://docs.example.com/{path}",
         ),
     ] = None,
+    refresh: RefreshOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a documentation source to a project (run `docsage ingest` to index it)."""
+    """Add a documentation source to a project (run `docsage ingest` to index it; a server or worker then
+    re-ingests it on its refresh schedule)."""
     if type_ not in CLI_SOURCE_TYPES:
         fail(f"unknown source type {type_!r}; choose one of {', '.join(CLI_SOURCE_TYPES)}")
     if (path is None) == (url is None):
@@ -265,11 +277,34 @@ def source_add(
     for key, value in (("include", include), ("exclude", exclude), ("ref", ref), ("url_template", url_template)):
         if value:
             options[key] = value
-    source = services().projects.add_source(project, type_, str(path or url), name, options)
+    interval = DEFAULT_REFRESH if refresh is None else parse_interval(refresh)
+    source = services().projects.add_source(project, type_, str(path or url), name, options, interval)
     if as_json:
         print_json(source_json(source))
     else:
-        console.print(f"added {source.type} source [bold]{source.name}[/] id={source.id}")
+        console.print(
+            f"added {source.type} source [bold]{source.name}[/] id={source.id}, refresh {_refresh_text(source)}"
+        )
+
+
+@source_app.command("update")
+def source_update(
+    source_id: Annotated[str, typer.Argument(help="Source id.")],
+    refresh: Annotated[str, typer.Option("--refresh", help=REFRESH_HELP)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a source's refresh interval (its next refresh: one interval after its last ingest)."""
+    source = services().projects.set_refresh(source_id, parse_interval(refresh))
+    if as_json:
+        print_json(source_json(source))
+    else:
+        console.print(f"source {source.id}: refresh {_refresh_text(source)}", highlight=False)
+
+
+def _refresh_text(source: Source) -> str:
+    if source.next_refresh_at is None:
+        return format_interval(source.refresh_interval_s)
+    return f"every {format_interval(source.refresh_interval_s)}, next {source.next_refresh_at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 @source_app.command("list")
@@ -283,9 +318,18 @@ def source_list(project: ProjectOpt, as_json: JsonOpt = False) -> None:
     else:
         _table(
             "sources",
-            ["id", "type", "name", "location", "documents", "last ingest"],
+            ["id", "type", "name", "location", "documents", "last ingest", "refresh", "next refresh (UTC)"],
             [
-                [s.id, s.type, s.name, s.location, status[s.id]["documents"], status[s.id]["last_status"]]
+                [
+                    s.id,
+                    s.type,
+                    s.name,
+                    s.location,
+                    status[s.id]["documents"],
+                    status[s.id]["last_status"],
+                    status[s.id]["refresh"],
+                    f"{s.next_refresh_at:%Y-%m-%d %H:%M:%S}" if s.next_refresh_at else "",
+                ]
                 for s in sources
             ],
         )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from docsage.db.models import Document, IngestRun, Source
@@ -34,6 +37,27 @@ class SourceRepository:
             .group_by(Document.source_id)
         )
         return {source_id: int(n) for source_id, n in self.session.execute(stmt)}
+
+    def due_for_refresh(self, now: datetime, limit: int = 100) -> Sequence[Source]:
+        """Sources on a refresh schedule whose next refresh is due, the longest overdue first."""
+        stmt = (
+            select(Source)
+            .where(Source.next_refresh_at <= now, Source.refresh_interval_s.is_not(None))
+            .order_by(Source.next_refresh_at)
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
+
+    def claim_refresh(self, source_id: str, seen: datetime, next_at: datetime) -> bool:
+        """Move a due source's next refresh from `seen` to `next_at` in one conditional UPDATE: of several
+        schedulers that saw the same due time, exactly one gets True (the others' WHERE no longer matches)."""
+        claimed = self.session.execute(
+            update(Source)
+            .where(Source.id == source_id, Source.next_refresh_at == seen)
+            .values(next_refresh_at=next_at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(claimed, "rowcount", 0) == 1)
 
 
 class IngestRunRepository:

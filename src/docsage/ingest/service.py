@@ -6,9 +6,11 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from docsage.config import Settings
 from docsage.db.documents import DocumentRepository
@@ -55,8 +57,9 @@ class JobProgress:
 INGEST_SOURCE = "ingest_source"
 
 
-def enqueue_ingest(jobs: JobService, project_id: str, source_id: str) -> Job:
-    """Queue one run of a source (or return the run already queued or running for it)."""
+def enqueue_ingest(jobs: JobService, project_id: str, source_id: str, session: Session | None = None) -> Job:
+    """Queue one run of a source (or return the run already queued or running for it); in the caller's
+    transaction when given one (the caller then commits and calls `jobs.notify()`)."""
     return jobs.enqueue(
         INGEST_SOURCE,
         project_id=project_id,
@@ -64,6 +67,7 @@ def enqueue_ingest(jobs: JobService, project_id: str, source_id: str) -> Job:
         lock_key=f"source:{source_id}",
         payload={"source_id": source_id},
         reuse_active=True,
+        session=session,
     )
 
 
@@ -283,3 +287,5 @@ class IngestService:
             stored = SourceRepository(session).get(source.id)
             if stored is not None and summary.status == "succeeded":
                 stored.ingested_at = utcnow()
+                if stored.refresh_interval_s:  # scheduled or by hand, the next refresh is one interval after it
+                    stored.next_refresh_at = stored.ingested_at + timedelta(seconds=stored.refresh_interval_s)

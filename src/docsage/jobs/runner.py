@@ -26,9 +26,12 @@ class JobRunner:
         self._running: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._beating = False
+        self._serving = False  # started (server, worker): also runs the periodic tasks; run_here alone does not
+        self._last_run: dict[str, float] = {}
 
     def start(self) -> JobRunner:
         self.jobs.reap()  # runs left 'running' by a killed process read as interrupted from the start
+        self._serving = True
         workers = [
             threading.Thread(target=self._work, name=f"job-runner-{i}", daemon=True) for i in range(self.concurrency)
         ]
@@ -43,7 +46,7 @@ class JobRunner:
             if self._beating:
                 return
             self._beating = True
-        beat_s = max(0.2, self.jobs.stale_after.total_seconds() / 4)
+        beat_s = max(0.2, min([self.jobs.stale_after.total_seconds() / 4, *(t.every_s for t in self.jobs.periodic)]))
         beat = threading.Thread(target=self._beat, args=(beat_s,), name="job-heartbeat", daemon=True)
         beat.start()
         self._threads.append(beat)
@@ -116,3 +119,16 @@ class JobRunner:
                 self.jobs.reap()
             except Exception:
                 log.exception("job heartbeat failed; retrying")
+            if self._serving:
+                self._run_periodic()
+
+    def _run_periodic(self) -> None:
+        now = time.monotonic()
+        for task in self.jobs.periodic:
+            if now - self._last_run.get(task.name, float("-inf")) < task.every_s:
+                continue
+            self._last_run[task.name] = now
+            try:
+                task.run()
+            except Exception:
+                log.exception("periodic task %s failed; retrying on the next beat", task.name)

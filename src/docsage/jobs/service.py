@@ -60,6 +60,15 @@ class JobContext:
 JobHandler = Callable[[JobContext], dict[str, Any]]
 
 
+@dataclass
+class PeriodicTask:
+    """Work every long-running job runner does now and then (queueing the scheduled refreshes that are due)."""
+
+    name: str
+    every_s: float
+    run: Callable[[], object]
+
+
 class JobFailedError(DocsageError):
     """A job that failed for a reason a user must fix (not retried), with what it got done (its result)."""
 
@@ -108,10 +117,16 @@ class JobService:
         self.database = database
         self.stale_after = timedelta(seconds=stale_after_s)
         self.handlers: dict[str, JobHandler] = {}
+        self.periodic: list[PeriodicTask] = []
         self.enqueued = threading.Event()  # wakes this process's runners at once (others poll)
 
     def register(self, kind: str, handler: JobHandler) -> None:
         self.handlers[kind] = handler
+
+    def every(self, name: str, every_s: float, run: Callable[[], object]) -> None:
+        """Have every started runner (`docsage serve`'s, each `docsage worker`) call `run` about every `every_s`
+        seconds on its heartbeat thread; runners on several hosts all call it, so it must be safe to race."""
+        self.periodic.append(PeriodicTask(name, every_s, run))
 
     # producing -------------------------------------------------------------------------------------------
     def enqueue(

@@ -23,6 +23,7 @@ from docsage.db.sources import IngestRunRepository, SourceRepository
 from docsage.errors import InvalidInputError, NotFoundError
 from docsage.index.base import IndexBackend
 from docsage.ingest.connectors.registry import CONNECTORS, build_connector
+from docsage.ingest.refresh import check_refreshable, default_interval, first_refresh, format_interval
 
 DEFAULT_TEAM = "default"
 KEY_SCHEMES = ("x-api-key", "bearer")
@@ -41,6 +42,13 @@ SOURCE_TYPES = ("folder", "web", "git", "openapi", "upload")
 # by default it may only chat and rate answers (and read its own session, bound to the browser that opened it).
 SCOPES = ("chat", "feedback", "sessions", "usage", "documents", "search")
 PUBLIC_SCOPES = ("chat", "feedback")
+
+
+class DefaultRefresh:
+    """The refresh interval of a source's type (a marker: None already means 'off')."""
+
+
+DEFAULT_REFRESH = DefaultRefresh()
 
 
 def hash_key(key: str) -> str:
@@ -269,8 +277,15 @@ class ProjectService:
 
     # sources --------------------------------------------------------------------------------------------
     def add_source(
-        self, project_id: str, source_type: str, location: str, name: str = "", options: dict[str, Any] | None = None
+        self,
+        project_id: str,
+        source_type: str,
+        location: str,
+        name: str = "",
+        options: dict[str, Any] | None = None,
+        refresh: int | DefaultRefresh | None = DEFAULT_REFRESH,
     ) -> Source:
+        """A new source; its refresh interval defaults by type (websites weekly, others off)."""
         if source_type not in SOURCE_TYPES:
             raise InvalidInputError(f"unknown source type {source_type!r}; choose one of {', '.join(SOURCE_TYPES)}")
         if not location:
@@ -288,16 +303,31 @@ class ProjectService:
             raise InvalidInputError(f"a web source needs an http(s) URL, got {location!r}")
         if source_type in CONNECTORS:  # options a connector refuses (a bad url_template…) fail now, not at ingest
             build_connector(source_type, location, options or {}, get_settings())
+        interval = default_interval(source_type) if isinstance(refresh, DefaultRefresh) else refresh
+        source = Source(
+            project_id=project_id,
+            type=source_type,
+            location=location,
+            options=options or {},
+            name=name or Path(urlparse(location).path or location).name or location,
+            refresh_interval_s=interval,
+            next_refresh_at=first_refresh(interval, None, utcnow()),
+        )
+        check_refreshable(source, interval)
         with self.database.session() as session:
-            return SourceRepository(session).add(
-                Source(
-                    project_id=project_id,
-                    type=source_type,
-                    location=location,
-                    options=options or {},
-                    name=name or Path(urlparse(location).path or location).name or location,
-                )
-            )
+            return SourceRepository(session).add(source)
+
+    def set_refresh(self, source_id: str, refresh_interval_s: int | None) -> Source:
+        """Change a source's refresh interval (None: off); the next refresh is one interval after its last
+        ingest, or at the next scheduler tick when that is already past."""
+        with self.database.session() as session:
+            source = SourceRepository(session).get(source_id)
+            if source is None:
+                raise NotFoundError(f"source {source_id} not found")
+            check_refreshable(source, refresh_interval_s)
+            source.refresh_interval_s = refresh_interval_s
+            source.next_refresh_at = first_refresh(refresh_interval_s, source.ingested_at, utcnow())
+            return source
 
     def get_source(self, source_id: str) -> Source:
         with self.database.session() as session:
@@ -329,6 +359,7 @@ class ProjectService:
                     "last_run_at": run.started_at if run else None,
                     "job_status": active.status if active else None,
                     "job_progress": dict(active.progress) if active else {},
+                    "refresh": format_interval(source.refresh_interval_s),
                 }
             return out
 
