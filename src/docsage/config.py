@@ -153,6 +153,27 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="The first lockout after too many failed dashboard logins, seconds."
     )
 
+    slack_signing_secret: str = Field(
+        default="",
+        description="Signing secret of the Slack app (Basic Information > App Credentials): every request to "
+        "/slack/events must carry its signature. Empty: the Slack endpoint is off (404).",
+    )
+    slack_bot_token: str = Field(
+        default="", description="Bot token (xoxb-…) the Slack app posts answers with (OAuth & Permissions)."
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Base URL of the Slack Web API the answers are posted to."
+    )
+    discord_public_key: str = Field(
+        default="",
+        description="Public key of the Discord application (General Information), 64 hex digits: every request to "
+        "/discord/interactions must carry its Ed25519 signature. Empty: the Discord endpoint is off (404).",
+    )
+    discord_api_url: str = Field(
+        default="https://discord.com/api/v10",
+        description="Base URL of the Discord API the deferred answers are sent to (interaction webhooks).",
+    )
+
     host: str = Field(default="127.0.0.1", description="Host `docsage serve` binds to.")
     port: int = Field(default=8000, description="Port `docsage serve` binds to.")
     forwarded_allow_ips: str = Field(

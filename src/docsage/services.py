@@ -20,6 +20,7 @@ from docsage.index.registry import get_index_backend
 from docsage.ingest.refresh import RefreshScheduler
 from docsage.ingest.service import INGEST_SOURCE, IngestService
 from docsage.ingest.uploads import INDEX_UPLOAD, UploadService
+from docsage.integrations.service import ChatAppService
 from docsage.jobs.service import JobService
 from docsage.projects.service import ProjectService
 from docsage.ratelimit import MemoryRateLimiter, RateLimiter
@@ -75,6 +76,14 @@ class Services:
     @cached_property
     def feedback(self) -> FeedbackService:
         return FeedbackService(self.database)
+
+    @cached_property
+    def chat_apps(self) -> ChatAppService:
+        # A lambda on purpose: the chat service (and its embedding model) is built on the first answer.
+        chat = lambda: self.chat  # noqa: E731
+        return ChatAppService(
+            self.database, chat, self.feedback, self.rate_limiter, self.settings.rate_limit_chat_per_min
+        )
 
     @cached_property
     def analytics(self) -> AnalyticsService:

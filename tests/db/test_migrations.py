@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from docsage.db.engine import Database, alembic_config, make_engine
 from docsage.db.models import Base
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def test_migrations_build_the_schema_the_models_describe(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from docsage.admin import routes as admin_routes
 from docsage.admin import scripts as admin_scripts
 from docsage.api import compute
 from docsage.api.chatbot import routes as chatbot_routes
+from docsage.api.discord import routes as discord_routes
 from docsage.api.errors import install_error_handlers
 from docsage.api.kapa import chat as kapa_chat
 from docsage.api.kapa import data as kapa_data
@@ -25,6 +26,7 @@ from docsage.api.middleware import (
     PrefixCORSMiddleware,
     SecurityHeadersMiddleware,
 )
+from docsage.api.slack import routes as slack_routes
 from docsage.errors import NotFoundError
 from docsage.jobs import JobRunner
 from docsage.services import Services
@@ -74,6 +76,8 @@ def create_app(
     app.include_router(kapa_data.router)
     app.include_router(kapa_proxy.router)
     app.include_router(chatbot_routes.router)
+    app.include_router(slack_routes.router)
+    app.include_router(discord_routes.router)
     app.include_router(web_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(admin_scripts.router)

@@ -64,6 +64,7 @@ def integration_json(i: Integration) -> dict[str, Any]:
         "name": i.name,
         "description": i.description,
         "integration_type": i.integration_type,
+        "external_id": i.external_id,
         "is_setup_complete": i.is_setup_complete,
         "is_enabled": i.is_enabled,
         "created_at": i.created_at,
@@ -210,10 +211,18 @@ def integration_create(
     ],
     name: Annotated[str, typer.Option("--name", help="Integration name.")],
     description: Annotated[str, typer.Option("--description", help="Free text.")] = "",
+    external_id: Annotated[
+        str,
+        typer.Option(
+            "--external-id",
+            help="Slack and Discord integrations: the Slack workspace (team) or channel id, or the Discord "
+            "server (guild) or channel id, whose questions this integration answers.",
+        ),
+    ] = "",
     as_json: JsonOpt = False,
 ) -> None:
-    """Create an integration (used to attribute questions in analytics)."""
-    integration = services().projects.create_integration(project, type_, name, description)
+    """Create an integration (used to attribute questions in analytics, and to route Slack and Discord)."""
+    integration = services().projects.create_integration(project, type_, name, description, external_id)
     if as_json:
         print_json(integration_json(integration))
     else:

@@ -25,3 +25,9 @@ class IntegrationRepository:
         if types:
             stmt = stmt.where(Integration.integration_type.in_(types))
         return list(self.session.scalars(stmt))
+
+    def by_external_id(self, integration_type: str, external_id: str) -> Integration | None:
+        stmt = select(Integration).where(
+            Integration.integration_type == integration_type, Integration.external_id == external_id
+        )
+        return self.session.scalar(stmt)

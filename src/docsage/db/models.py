@@ -81,6 +81,8 @@ class ApiKey(Base):
 
 class Integration(Base):
     __tablename__ = "integrations"
+    # A chat app's workspace, server or channel is answered through at most one integration of its type.
+    __table_args__ = (Index("ix_integrations_type_external_id", "integration_type", "external_id", unique=True),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -88,6 +90,9 @@ class Integration(Base):
     integration_type: Mapped[str] = mapped_column(String(40))
     is_setup_complete: Mapped[bool] = mapped_column(Boolean, default=True)
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What a chat-app integration stands for: the Slack workspace (team) or channel id, the Discord server
+    # (guild) or channel id. Questions from there are answered by this integration's project.
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -334,3 +339,25 @@ class AdminSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChatAppThread(Base):
+    """A conversation in a chat app (a Slack thread) continued as one docsage thread."""
+
+    __tablename__ = "chat_app_threads"
+    __table_args__ = (Index("ix_chat_app_threads_key", "platform", "conversation_key", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(20))  # slack | discord
+    conversation_key: Mapped[str] = mapped_column(String(200))  # e.g. team:channel:root message ts
+    thread_id: Mapped[str] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChatAppDelivery(Base):
+    """A message or interaction from a chat app that was taken on: the same one delivered again (Slack's
+    retries, a replayed Discord interaction) is recognised here, in whichever replica it lands."""
+
+    __tablename__ = "chat_app_deliveries"
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -20,7 +20,7 @@ from docsage.db.keys import ApiKeyRepository
 from docsage.db.models import ApiKey, Document, Integration, Project, Source, utcnow
 from docsage.db.projects import ProjectRepository
 from docsage.db.sources import IngestRunRepository, SourceRepository
-from docsage.errors import InvalidInputError, NotFoundError
+from docsage.errors import ConflictError, InvalidInputError, NotFoundError
 from docsage.index.base import IndexBackend
 from docsage.ingest.connectors.registry import CONNECTORS, build_connector
 from docsage.ingest.refresh import check_refreshable, default_interval, first_refresh, format_interval
@@ -37,6 +37,8 @@ INTEGRATION_TYPES = (
     "SUPPORT_FORM_DEFLECTOR",
     "DASHBOARD_CHAT",
 )
+# Chat apps answer questions from a workspace, server or channel (its id is the integration's external id).
+CHAT_APP_TYPES = ("SLACK_CHANNEL", "SLACK_WORKSPACE", "DISCORD_CHANNEL", "DISCORD_SERVER")
 SOURCE_TYPES = ("folder", "web", "git", "openapi", "upload")
 # What a key may do. A bearer key with allowed origins is embedded in public web pages, so anyone can read it:
 # by default it may only chat and rate answers (and read its own session, bound to the browser that opened it).
@@ -246,19 +248,31 @@ class ProjectService:
 
     # integrations ---------------------------------------------------------------------------------------
     def create_integration(
-        self, project_id: str, integration_type: str, name: str, description: str = ""
+        self, project_id: str, integration_type: str, name: str, description: str = "", external_id: str = ""
     ) -> Integration:
+        """A new integration; `external_id` ties a chat-app integration to the Slack workspace or channel, or
+        the Discord server or channel, whose questions it answers (one integration of a type per id)."""
         if integration_type not in INTEGRATION_TYPES:
             raise InvalidInputError(
                 f"unknown integration type {integration_type!r}; choose one of {', '.join(INTEGRATION_TYPES)}"
             )
         if not name.strip():
             raise InvalidInputError("integration name must not be empty")
+        external_id = external_id.strip()
+        if external_id and integration_type not in CHAT_APP_TYPES:
+            raise InvalidInputError(f"an external id applies to {', '.join(CHAT_APP_TYPES)} integrations")
         self.get_project(project_id)
         with self.database.session() as session:
-            return IntegrationRepository(session).add(
+            repo = IntegrationRepository(session)
+            if external_id and repo.by_external_id(integration_type, external_id) is not None:
+                raise ConflictError(f"{external_id} is already answered by another {integration_type} integration")
+            return repo.add(
                 Integration(
-                    project_id=project_id, integration_type=integration_type, name=name.strip(), description=description
+                    project_id=project_id,
+                    integration_type=integration_type,
+                    name=name.strip(),
+                    description=description,
+                    external_id=external_id or None,
                 )
             )
 

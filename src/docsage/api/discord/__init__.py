@@ -1,0 +1,1 @@
+"""Discord's interactions endpoint."""

@@ -1,0 +1,1 @@
+"""Slack's Events API and interactivity endpoint."""
