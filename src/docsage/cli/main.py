@@ -10,6 +10,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.exceptions import Abort, Exit, TyperException
 
 from docsage.cli import ops
+from docsage.cli.doctor import doctor
 from docsage.cli.resources import admin_app, integration_app, key_app, project_app, source_app
 from docsage.errors import DocsageError
 
@@ -32,6 +33,7 @@ app.command("worker")(ops.worker)
 app.command("eval")(ops.eval_cmd)
 app.command("demo")(ops.demo)
 app.command("bench")(ops.bench)
+app.command("doctor")(doctor)
 
 
 def main(argv: list[str] | None = None) -> None:

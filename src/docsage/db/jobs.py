@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, defer
 
 from docsage.db.models import IngestRun, Job, PendingUpload
@@ -13,9 +14,43 @@ from docsage.db.models import IngestRun, Job, PendingUpload
 ACTIVE = ("queued", "running")
 
 
+@dataclass(frozen=True)
+class QueueHealth:
+    ready: int  # queued jobs that may start now
+    oldest_ready_at: datetime | None
+    running: int
+    stale: int  # running jobs whose worker stopped reporting
+    failed: int  # jobs that failed since the time asked
+    workers: list[str]  # runners that reported on a job since the time asked (idle runners leave no trace)
+
+
 class JobRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def health(
+        self, now: datetime, stale_after: timedelta, workers_since: datetime, failed_since: datetime
+    ) -> QueueHealth:
+        """How the queue stands: what waits, what runs, what lost its worker, what failed, who has worked."""
+        ready, oldest = self.session.execute(
+            select(func.count(Job.id), func.min(Job.run_after)).where(Job.status == "queued", Job.run_after <= now)
+        ).one()
+        running = self.session.scalar(select(func.count(Job.id)).where(Job.status == "running")) or 0
+        stale = self.session.scalar(
+            select(func.count(Job.id)).where(
+                Job.status == "running", or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < now - stale_after)
+            )
+        )
+        failed = self.session.scalar(
+            select(func.count(Job.id)).where(Job.status == "failed", Job.finished_at >= failed_since)
+        )
+        workers = self.session.scalars(
+            select(Job.worker)
+            .where(Job.heartbeat_at >= workers_since, Job.worker != "")
+            .distinct()
+            .order_by(Job.worker)
+        )
+        return QueueHealth(int(ready), oldest, int(running), int(stale or 0), int(failed or 0), list(workers))
 
     def add(self, job: Job) -> Job:
         self.session.add(job)
