@@ -424,3 +424,72 @@ def serve(
 def live_server(docsage_home: Path) -> Iterator[LiveServer]:
     with serve(docsage_home) as server:
         yield server
+
+
+# --- Redis (Debian's redis-server; `make unit` installs it) -------------------------------------------------
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
+@dataclass
+class RedisServer:
+    """A real redis-server on loopback, without persistence."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def flush(self) -> None:
+        import redis
+
+        with redis.Redis.from_url(self.url) as client:
+            client.flushall()
+
+
+@contextmanager
+def run_redis(directory: Path, port: int | None = None) -> Iterator[RedisServer]:
+    """Start redis-server (on `port`, or a free one) and wait until it answers; stop it afterwards."""
+    import redis
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed; `make unit` installs it (redis-test-deps)")
+    port = port or free_port()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
+    proc = subprocess.Popen([REDIS_SERVER, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = RedisServer(port, proc)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with redis.Redis.from_url(server.url, socket_connect_timeout=1) as client:
+                    client.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not start on port {port}") from None
+                time.sleep(0.05)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session (tests take it emptied, through `redis_url`)."""
+    with run_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied: no rate-limit counts left by another test."""
+    redis_server.flush()
+    return redis_server.url

@@ -17,6 +17,12 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path("~/.docsage"), description="Directory holding the SQLite database and state.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means sqlite:///$DOCSAGE_HOME/docsage.db.")
+    redis_url: str = Field(
+        default="",
+        description="Redis shared by several replicas (redis://host:6379/0): rate limits count across all of them, "
+        "commits are announced so every replica's caches follow at once, idle workers wake for new jobs. Empty: "
+        "no Redis (one process needs none).",
+    )
 
     embedding_provider: str = Field(default="local", description="'local' (bundled MiniLM ONNX) or 'openai'.")
     embedding_base_url: str = Field(default="", description="Base URL of an OpenAI-compatible embeddings API.")

@@ -21,9 +21,12 @@ from docsage.ingest.refresh import RefreshScheduler
 from docsage.ingest.service import INGEST_SOURCE, IngestService
 from docsage.ingest.uploads import INDEX_UPLOAD, UploadService
 from docsage.integrations.service import ChatAppService
+from docsage.invalidation import follow_commits
 from docsage.jobs.service import JobService
+from docsage.jobs.wakeup import wake_across_processes
 from docsage.projects.service import ProjectService
-from docsage.ratelimit import MemoryRateLimiter, RateLimiter
+from docsage.pubsub import RedisBus, get_bus
+from docsage.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from docsage.retrieval.service import RetrievalService
 
 
@@ -33,7 +36,15 @@ class Services:
 
     @cached_property
     def database(self) -> Database:
-        return get_database(self.settings.resolved_database_url())
+        database = get_database(self.settings.resolved_database_url())
+        if self.bus is not None:
+            follow_commits(database, self.bus)
+        return database
+
+    @cached_property
+    def bus(self) -> RedisBus | None:
+        """Redis pub/sub shared by the replicas (DOCSAGE_REDIS_URL); None for one process alone."""
+        return get_bus(self.settings.redis_url) if self.settings.redis_url else None
 
     @cached_property
     def index(self) -> IndexBackend:
@@ -106,9 +117,14 @@ class Services:
         # Lambdas on purpose: the services are built on first use, not when the registry is.
         jobs.register(INGEST_SOURCE, lambda context: self.ingest.run_job(context))  # noqa: PLW0108
         jobs.register(INDEX_UPLOAD, lambda context: self.uploads.index_job(context))  # noqa: PLW0108
+        if self.bus is not None:
+            wake_across_processes(jobs, self.bus)
         jobs.every("refresh_sources", self.settings.refresh_check_s, RefreshScheduler(self.database, jobs).tick)
         return jobs
 
     @cached_property
     def rate_limiter(self) -> RateLimiter:
+        """Shared by every replica through Redis when there is one; this process's own otherwise."""
+        if self.settings.redis_url:
+            return RedisRateLimiter(self.settings.redis_url)
         return MemoryRateLimiter()

@@ -135,12 +135,18 @@ def create_app(
         s = services.settings
         with services.database.session() as session:
             session.connection().exec_driver_sql("SELECT 1")
-        return {
+        health: dict[str, object] = {
             "status": "ok",
             "version": __version__,
             "database": services.database.engine.dialect.name,
             "embedding_provider": s.embedding_provider,
             "llm_provider": s.llm_provider,
+            "rate_limits": services.rate_limiter.status(),
         }
+        if services.bus is not None:
+            # Reported, not failed on: without Redis the replica still answers (rate limits per process, caches
+            # re-read on every request), and a load balancer should not take every replica out at once.
+            health["redis"] = "ok" if services.bus.ping() else "unreachable"
+        return health
 
     return app

@@ -119,6 +119,7 @@ class JobService:
         self.handlers: dict[str, JobHandler] = {}
         self.periodic: list[PeriodicTask] = []
         self.enqueued = threading.Event()  # wakes this process's runners at once (others poll)
+        self.announce: Callable[[], object] | None = None  # wakes other processes' runners too (set with Redis)
 
     def register(self, kind: str, handler: JobHandler) -> None:
         self.handlers[kind] = handler
@@ -154,8 +155,11 @@ class JobService:
         return job
 
     def notify(self) -> None:
-        """Wake this process's runners now (runners elsewhere find new jobs on their next poll)."""
+        """Wake this process's runners now; runners elsewhere hear it through `announce` when it is set (Redis),
+        or find new jobs on their next poll."""
         self.enqueued.set()
+        if self.announce is not None:
+            self.announce()
 
     @staticmethod
     def _add(
