@@ -351,3 +351,13 @@ def test_registry_reranks_with_the_local_embedder_but_never_calls_a_remote_one()
     remote_answer = "".join(e.text for e in remote.generate(request) if isinstance(e, TextDelta))
     assert "from “Tokens › Expiry” [2]:" in local_answer
     assert "from “Tokens › Using tokens” [1]:" in remote_answer
+
+
+def test_a_sentence_sharing_only_the_product_name_is_not_quoted(doc_hits: list[Hit], minilm: Embedder) -> None:
+    # Passages [1] and [2] mention docsage (docsage.toml, DOCSAGE_*) but say nothing about installing it; the
+    # embedder finds any sentence about docsage similar, so only the question's words decide past two quotes.
+    deltas, _ = run("How do I install docsage?", doc_hits, embedder=minilm)
+    answer = "".join(deltas)
+
+    assert "pip install docsage" in answer
+    assert set(re.findall(r"\[(\d+)\]", answer)) == {"3"}

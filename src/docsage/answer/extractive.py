@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from docsage.answer.base import AnswerRequest, Turn
 from docsage.answer.events import MetadataEvent, TextDelta
@@ -31,7 +32,8 @@ WHOLE_BLOCK_CHARS = 500  # lists and tables, and code a chosen sentence introduc
 PASSAGES_READ = 5
 CLOSEST_LISTED = 3
 WORDS_PER_DELTA = 4
-# Units this far below the best one are noise once the minimum number of items is reached.
+# Units holding this much less of the question's words than the best one are noise once MIN_ITEMS are chosen
+# (neither rank, shape nor the embedder's similarity, high for any on-topic sentence, counts here).
 RELATIVE_CUTOFF = 0.5
 # Ties between equally matching units go to the better-ranked passage, but one extra matched question word
 # always outweighs rank.
@@ -107,7 +109,13 @@ class _Passage:
     heading_terms: frozenset[str]
 
 
-Ranking = list[tuple[float, _Unit]]
+class _Candidate(NamedTuple):
+    score: float  # what ranks it: lexical evidence, plus the embedding similarity once re-ranked
+    evidence: float  # the share of the question's words it holds, which decides if it is quoted past MIN_ITEMS
+    unit: _Unit
+
+
+Ranking = list[_Candidate]
 Chosen = dict[tuple[int, int], set[int]]  # (rank, block) -> the block's parts quoted
 
 
@@ -176,21 +184,22 @@ def _ranked(part: str, passages: list[_Passage], units: list[_Unit]) -> Ranking:
             continue
         context = sum(weights.get(term, 0.0) for term in passages[unit.rank].heading_terms - unit.terms)
         length = max(1.0, len(unit.terms) / LENGTH_NORM) ** LENGTH_ALPHA
-        score = (own + HEADING_WEIGHT * context) / total / length + RANK_BONUS / (unit.rank + 1)
-        scored.append((score + (SHAPE_BONUS if wanted & unit.shape else 0.0), unit))
+        evidence = (own + HEADING_WEIGHT * context) / total / length
+        score = evidence + RANK_BONUS / (unit.rank + 1) + (SHAPE_BONUS if wanted & unit.shape else 0.0)
+        scored.append(_Candidate(score, evidence, unit))
     return _ordered(scored)
 
 
 def _ordered(scored: Ranking) -> Ranking:
-    return sorted(scored, key=lambda pair: (-pair[0], pair[1].rank, pair[1].block, pair[1].part))
+    return sorted(scored, key=lambda c: (-c.score, c.unit.rank, c.unit.block, c.unit.part))
 
 
 def _reranked(part: str, ranking: Ranking, similarity: Similarity, limit: int) -> Ranking:
     """The best lexical candidates re-scored with their embedding similarity to the question; paraphrases
     ("restrict to a fixed list of allowed values" for "a choice of a list of values") share few words."""
     top = ranking[:limit]
-    sims = similarity(part, [unit.text for _, unit in top])
-    reranked = _ordered([(score + EMBED_WEIGHT * sim, unit) for (score, unit), sim in zip(top, sims, strict=True)])
+    sims = similarity(part, [c.unit.text for c in top])
+    reranked = _ordered([c._replace(score=c.score + EMBED_WEIGHT * sim) for c, sim in zip(top, sims, strict=True)])
     return reranked + ranking[limit:]  # the rest, not embedded, only when the best do not fit
 
 
@@ -253,9 +262,12 @@ def _select(ranking: Ranking, passages: list[_Passage], max_items: int, budget: 
     """The best units, with what they bring along, while they fit the budget; none of those in `skip`."""
     chosen: Chosen = {}
     taken = 0
-    for score, unit in ranking:
-        if taken >= max_items or (taken >= MIN_ITEMS and score < RELATIVE_CUTOFF * ranking[0][0]):
+    best = max(c.evidence for c in ranking)
+    for _, evidence, unit in ranking:
+        if taken >= max_items:
             break
+        if taken >= MIN_ITEMS and evidence < RELATIVE_CUTOFF * best:
+            continue
         key = (unit.rank, unit.block)
         if unit.part in chosen.get(key, set()) | skip.get(key, set()):
             continue
@@ -305,7 +317,7 @@ class _Draft:
             self.parts = []  # nothing close enough to quote: the closest pages are listed instead
         if covered and not self.parts and units:
             # Retrieval judged the top passage relevant though no word matches (a paraphrase): quote its start.
-            self.parts = [(question, [(1.0, unit) for unit in units if unit.rank == 0][:MIN_ITEMS])]
+            self.parts = [(question, [_Candidate(1.0, 1.0, unit) for unit in units if unit.rank == 0][:MIN_ITEMS])]
         self.used: set[int] = set()
 
     @property
@@ -345,8 +357,8 @@ class _Draft:
     def _closest(self) -> str:
         """Not judged covered: the closest passage, labelled as such, so the reader still sees what there is."""
         ranking = self.parts[0][1]
-        best = ranking[0][1].rank
-        closest = [pair for pair in ranking if pair[1].rank == best]
+        best = ranking[0].unit.rank
+        closest = [c for c in ranking if c.unit.rank == best]
         chosen = _select(closest, self.passages, MAX_CLOSEST_ITEMS, MAX_ANSWER_CHARS // 2, {})
         quotes = [text for text in _render(self.passages, chosen) if not text.startswith("*")]
         others = _page_list(self.hits, skip={self.hits[best].source_url}, limit=CLOSEST_LISTED - 1)
