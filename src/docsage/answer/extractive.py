@@ -47,7 +47,7 @@ SHAPE_BONUS = 0.1
 LENGTH_NORM = 10
 LENGTH_ALPHA = 0.5
 # The embedder re-ranks only the best lexical candidates, each read up to EMBED_CHARS: ~3 ms a unit on a
-# loaded two-core box. Measured on the click and alembic sets (eval/answers): evidence quoted 49 -> 56 of 94.
+# loaded two-core box. Measured on the click and alembic sets (eval/answers): evidence quoted 48 -> 54 of 94.
 EMBED_UNITS = 8
 EMBED_CHARS = 140
 EMBED_WEIGHT = 1.0
