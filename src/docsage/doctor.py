@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -58,11 +57,6 @@ def _hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _redis_url(settings: Settings) -> str:
-    # TEMP until Settings.redis_url lands
-    return str(getattr(settings, "redis_url", "") or os.environ.get("DOCSAGE_REDIS_URL", ""))
-
-
 class Doctor:
     """Runs every check against one configuration, read-only: a database behind head is reported, not
     migrated, and nothing is created (not even the SQLite file of a fresh DOCSAGE_HOME)."""
@@ -72,9 +66,8 @@ class Doctor:
 
     def run(self) -> list[Check]:
         checks = self._database_checks()
-        redis_url = _redis_url(self.settings)
-        if redis_url:
-            checks.append(self._guard("redis", lambda: self._redis(redis_url)))
+        if self.settings.redis_url:
+            checks.append(self._guard("redis", lambda: self._redis(self.settings.redis_url)))
         checks.append(self._guard("embedding model", self._embedder))
         checks.append(self._guard("llm", self._llm))
         checks.append(self._guard("disk", self._disk))
