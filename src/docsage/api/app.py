@@ -20,6 +20,7 @@ from docsage.api.errors import install_error_handlers
 from docsage.api.kapa import chat as kapa_chat
 from docsage.api.kapa import data as kapa_data
 from docsage.api.kapa import proxy as kapa_proxy
+from docsage.api.mcp_http import McpEndpoint
 from docsage.api.middleware import (
     BodyLimitMiddleware,
     ChatbotCORSMiddleware,
@@ -45,7 +46,8 @@ def create_app(
         workers = services.settings.job_workers
         runner = JobRunner(services.jobs, workers).start() if workers > 0 else None
         try:
-            yield
+            async with mcp.running():  # the MCP sessions' tasks live as long as the app
+                yield
         finally:
             if runner is not None:
                 runner.stop()
@@ -81,6 +83,8 @@ def create_app(
     app.include_router(web_routes.router)
     app.include_router(admin_routes.router)
     app.include_router(admin_scripts.router)
+    mcp = McpEndpoint(services, app.state.search_limiter)
+    app.router.routes.append(mcp.route("/mcp"))
     services.admin.ensure_env_admin()
 
     @app.exception_handler(admin_routes.LoginRequired)

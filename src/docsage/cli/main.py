@@ -9,6 +9,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.exceptions import Abort, Exit, TyperException
 
+from docsage.cli import mcp as mcp_cli
 from docsage.cli import ops
 from docsage.cli.doctor import doctor
 from docsage.cli.resources import admin_app, integration_app, key_app, project_app, source_app
@@ -29,6 +30,7 @@ app.command("ingest")(ops.ingest)
 app.command("search")(ops.search)
 app.command("ask")(ops.ask)
 app.command("serve")(ops.serve)
+app.command("mcp")(mcp_cli.mcp_cmd)
 app.command("worker")(ops.worker)
 app.command("eval")(ops.eval_cmd)
 app.command("demo")(ops.demo)
