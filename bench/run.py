@@ -25,6 +25,7 @@ def main() -> int:
         ],
         [str(docsage), "eval", "--dataset", str(SHARED / "scifact"), "--dataset", str(SHARED / "anthropic_docs")],
         [sys.executable, "-m", "bench.api"],
+        [sys.executable, "-m", "bench.agents"],
         [sys.executable, "-m", "bench.sse"],
         [sys.executable, "-m", "bench.widget"],
     ]

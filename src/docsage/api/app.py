@@ -27,6 +27,7 @@ from docsage.api.middleware import (
     PrefixCORSMiddleware,
     SecurityHeadersMiddleware,
 )
+from docsage.api.openai_compat import routes as openai_routes
 from docsage.api.slack import routes as slack_routes
 from docsage.errors import NotFoundError
 from docsage.jobs import JobRunner
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(kapa_chat.router)
     app.include_router(kapa_data.router)
     app.include_router(kapa_proxy.router)
+    app.include_router(openai_routes.router)
     app.include_router(chatbot_routes.router)
     app.include_router(slack_routes.router)
     app.include_router(discord_routes.router)

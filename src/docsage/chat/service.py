@@ -72,6 +72,9 @@ class ChatRequest:
     # Public keys: a new thread is bound to the caller by a random token, and only that token continues it.
     bind_session: bool = False
     session_token: str | None = None
+    # Earlier turns the caller holds itself (stateless APIs such as the OpenAI-compatible one send the whole
+    # conversation each time): the new thread's history, condensed with the question like a thread's own.
+    history: tuple[Turn, ...] = ()
 
 
 def session_token_hash(token: str) -> str:
@@ -220,7 +223,7 @@ class ChatService:
                         session_token_hash=session_token_hash(token) if token else None,
                     )
                 )
-                return thread.id, [], True, token
+                return thread.id, list(req.history[-HISTORY_TURNS:]), True, token
             thread_row = threads.get(req.thread_id)
             if (
                 thread_row is None
