@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from docsage.accounts import AdminAuth, LoginPolicy, LoginThrottle
+from docsage.analytics.insights import InsightsService
 from docsage.analytics.service import AnalyticsService
 from docsage.answer.base import AnswerProvider
 from docsage.answer.service import AnswerService
@@ -99,6 +100,11 @@ class Services:
     @cached_property
     def analytics(self) -> AnalyticsService:
         return AnalyticsService(self.database)
+
+    @cached_property
+    def insights(self) -> InsightsService:
+        """Coverage gaps and top questions per period, grouped like the dashboard's."""
+        return InsightsService(self.database, self.embedder.embed_documents, self.retrieval)
 
     @cached_property
     def admin(self) -> AdminAuth:

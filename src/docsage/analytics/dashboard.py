@@ -6,35 +6,25 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-
+from docsage.analytics.clusters import group_by_meaning
 from docsage.db.conversations import FeedbackRepository, QuestionAnswerRepository, UsageRepository
 from docsage.db.engine import Database
 from docsage.embed.base import Vectors
-
-GAP_SIMILARITY = 0.75  # uncertain questions at least this similar are one coverage gap
 
 
 def coverage_gaps(
     questions: list[tuple[str, str]], embed: Callable[[list[str]], Vectors], limit: int = 10
 ) -> list[dict[str, Any]]:
     """Group uncertain questions (id, text) by meaning; biggest groups first — where the docs fall short."""
-    if not questions:
-        return []
-    vectors = embed([q for _, q in questions])
-    groups: list[dict[str, Any]] = []
-    centroids: list[Vectors] = []
-    for (qa_id, text), vec in zip(questions, vectors, strict=True):
-        if centroids:
-            sims = np.stack(centroids) @ vec
-            best = int(np.argmax(sims))
-            if sims[best] >= GAP_SIMILARITY:
-                groups[best]["questions"].append({"id": qa_id, "question": text})
-                continue
-        centroids.append(vec)
-        groups.append({"label": text, "questions": [{"id": qa_id, "question": text}]})
-    groups.sort(key=lambda g: -len(g["questions"]))
-    return [{**g, "count": len(g["questions"])} for g in groups[:limit]]
+    groups = group_by_meaning(questions, lambda q: q[1], embed)
+    return [
+        {
+            "label": g.label,
+            "questions": [{"id": qa_id, "question": text} for qa_id, text in g.members],
+            "count": len(g.members),
+        }
+        for g in groups[:limit]
+    ]
 
 
 def dashboard_data(

@@ -17,6 +17,7 @@ from docsage.api import compute
 from docsage.api.chatbot import routes as chatbot_routes
 from docsage.api.discord import routes as discord_routes
 from docsage.api.errors import install_error_handlers
+from docsage.api.kapa import analytics as kapa_analytics
 from docsage.api.kapa import chat as kapa_chat
 from docsage.api.kapa import data as kapa_data
 from docsage.api.kapa import proxy as kapa_proxy
@@ -78,6 +79,7 @@ def create_app(
     app.include_router(kapa_chat.router)
     app.include_router(kapa_data.router)
     app.include_router(kapa_proxy.router)
+    app.include_router(kapa_analytics.router)
     app.include_router(openai_routes.router)
     app.include_router(chatbot_routes.router)
     app.include_router(slack_routes.router)

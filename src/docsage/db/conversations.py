@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from docsage.db.models import EndUser, Feedback, QuestionAnswer, Thread, TicketOutcome
@@ -101,6 +102,30 @@ class ThreadRepository:
         stmt = stmt.order_by(Thread.created_at.desc(), Thread.id.desc()).limit(limit)
         return list(self.session.scalars(stmt))
 
+    def by_ids(self, thread_ids: list[str]) -> dict[str, Thread]:
+        if not thread_ids:
+            return {}
+        return {t.id: t for t in self.session.scalars(select(Thread).where(Thread.id.in_(thread_ids)))}
+
+    def _answered_between(self, project_id: str, start: datetime, end: datetime) -> Select[Any]:
+        answered = select(QuestionAnswer.thread_id).where(QuestionAnswer.project_id == project_id)
+        return select(Thread).where(
+            Thread.project_id == project_id,
+            Thread.created_at >= start,
+            Thread.created_at < end,
+            Thread.id.in_(answered),
+        )
+
+    def started_between(self, project_id: str, start: datetime, end: datetime) -> list[Thread]:
+        """Threads opened in [start, end) that hold at least one question-answer, oldest first."""
+        stmt = self._answered_between(project_id, start, end).order_by(Thread.created_at, Thread.id)
+        return list(self.session.scalars(stmt))
+
+    def start_times(self, project_id: str, start: datetime, end: datetime) -> list[datetime]:
+        """When each thread of `started_between` was opened (no rows loaded)."""
+        stmt = self._answered_between(project_id, start, end).with_only_columns(Thread.created_at)
+        return list(self.session.scalars(stmt))
+
 
 class QuestionAnswerRepository:
     def __init__(self, session: Session) -> None:
@@ -146,6 +171,32 @@ class QuestionAnswerRepository:
         column = QuestionAnswer.created_at
         order = column.asc() if ordering == "created_at" else column.desc()
         return total, list(self.session.scalars(base.order_by(order, QuestionAnswer.id).offset(offset).limit(limit)))
+
+    def first_created_at(self, project_id: str) -> datetime | None:
+        """When the project's first question was asked."""
+        return self.session.scalar(
+            select(func.min(QuestionAnswer.created_at)).where(QuestionAnswer.project_id == project_id)
+        )
+
+    def _uncertain_between(self, project_id: str, start: datetime, end: datetime) -> Select[Any]:
+        return select(QuestionAnswer).where(
+            QuestionAnswer.project_id == project_id,
+            QuestionAnswer.is_uncertain.is_(True),
+            QuestionAnswer.created_at >= start,
+            QuestionAnswer.created_at < end,
+        )
+
+    def uncertain_between(self, project_id: str, start: datetime, end: datetime) -> list[QuestionAnswer]:
+        """Uncertain answers given in [start, end), oldest first."""
+        stmt = self._uncertain_between(project_id, start, end).order_by(QuestionAnswer.created_at, QuestionAnswer.id)
+        return list(self.session.scalars(stmt))
+
+    def uncertain_threads(self, project_id: str, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
+        """(when, thread id) of each uncertain answer given in [start, end) (no rows loaded)."""
+        stmt = self._uncertain_between(project_id, start, end).with_only_columns(
+            QuestionAnswer.created_at, QuestionAnswer.thread_id
+        )
+        return [(when, thread_id) for when, thread_id in self.session.execute(stmt)]
 
     def in_range(
         self, project_id: str, start: datetime, end: datetime, integration_id: str | None
