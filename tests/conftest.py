@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+import databases
+from databases import TestConnection, database_url
 from docsage.config import Settings, get_settings
 from docsage.embed.base import Embedder
 from docsage.embed.registry import get_embedder
@@ -62,6 +64,38 @@ pip install docsage
 After installing, check that it works with `docsage --version`."""
 
 
+# --- the database backend: SQLite files, or PostgreSQL with `--database=postgresql` (tests/databases.py) --------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=databases.BACKENDS,
+        default="sqlite",
+        help="backend of every docsage home the tests make: sqlite (a file in the home) or postgresql (a database "
+        "per home on a PostgreSQL 16 + pgvector server the tests start from the pgserver wheel)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    databases.configure(config.getoption("--database"))
+    config.addinivalue_line("markers", "sqlite_only: about SQLite itself; skipped with --database=postgresql")
+    config.addinivalue_line("markers", "postgresql_only: needs PostgreSQL; runs with --database=postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = databases.backend()
+    for item in items:
+        if backend != "sqlite" and item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="about SQLite; this run is on PostgreSQL"))
+        if backend != "postgresql" and item.get_closest_marker("postgresql_only"):
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: run pytest --database=postgresql"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    databases.shutdown()
+
+
 @pytest.fixture
 def fake_openai() -> Iterator[FakeOpenAI]:
     """A fake OpenAI-compatible server on loopback, stopped after the test."""
@@ -99,9 +133,12 @@ DOCSAGE_EXE = Path(sys.executable).with_name("docsage")
 
 
 def cli_env(home: Path) -> dict[str, str]:
-    """The environment of a CLI subprocess: only DOCSAGE_HOME of our settings, no terminal width override."""
+    """The environment of a CLI subprocess: only DOCSAGE_HOME of our settings (and the home's database URL on
+    PostgreSQL), no terminal width override."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCSAGE_") and k not in ("COLUMNS", "LINES")}
     env["DOCSAGE_HOME"] = str(home)
+    if url := database_url(home):
+        env["DOCSAGE_DATABASE_URL"] = url
     return env
 
 
@@ -131,8 +168,9 @@ class Cli:
         assert result.returncode == 0, f"docsage {args} failed ({result.returncode}): {result.stderr}"
         return json.loads(result.stdout)
 
-    def connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.db_path, timeout=30)
+    def connect(self) -> TestConnection:
+        """The home's database, SQLite or PostgreSQL, taking `?` placeholders (see tests/databases.py)."""
+        return TestConnection(self.home)
 
 
 def has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -154,6 +192,8 @@ def docsage_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     for name in [k for k in os.environ if k.startswith("DOCSAGE_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("DOCSAGE_HOME", str(home))
+    if url := database_url(home):
+        monkeypatch.setenv("DOCSAGE_DATABASE_URL", url)
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
@@ -287,7 +327,7 @@ def make_docs() -> Callable[[Path], Path]:
 
 def make_settings(home: Path) -> Settings:
     """Settings for an isolated data directory; providers pinned so a developer's DOCSAGE_* env cannot leak in."""
-    return Settings(home=home, database_url="", embedding_provider="local", llm_provider="extractive")
+    return Settings(home=home, database_url=database_url(home), embedding_provider="local", llm_provider="extractive")
 
 
 @contextmanager
@@ -297,12 +337,12 @@ def open_services(home: Path) -> Iterator[Services]:
         yield services
     finally:
         if "database" in services.__dict__:
-            services.database.engine.dispose()
+            services.database.dispose()
 
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    """In-process services over a fresh SQLite file (the embedding model is shared by the whole session)."""
+    """In-process services over a fresh database (the embedding model is shared by the whole session)."""
     with open_services(tmp_path / "services-home") as svc:
         yield svc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+import databases
 from conftest import LiveServer
 
 
@@ -12,7 +13,7 @@ def test_healthz_reports_the_configuration(live_server: LiveServer) -> None:
     assert resp.status_code == 200
     body = resp.json()
     assert body["status"] == "ok"
-    assert body["database"] == "sqlite"
+    assert body["database"] == databases.backend()
     assert body["embedding_provider"] == "local"
     assert body["llm_provider"] == "extractive"
 

@@ -1,4 +1,5 @@
-"""The Alembic migrations build exactly the schema the models describe, and upgrade an existing database."""
+"""The Alembic migrations build exactly the schema the models describe, and upgrade an existing SQLite database
+(PostgreSQL: tests/db/test_postgres.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from docsage.db.engine import Database, alembic_config, make_engine
 from docsage.db.models import Base
 
-HEAD = "0008"
+HEAD = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://"))).get_current_head()
+pytestmark = pytest.mark.sqlite_only
 
 
 def test_migrations_build_the_schema_the_models_describe(tmp_path: Path) -> None:

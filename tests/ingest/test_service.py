@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import minimal_pdf
+from databases import TestConnection
 from docsage.db.models import Source
 from docsage.services import Services
 
@@ -28,8 +28,8 @@ class Indexed:
     def project_id(self) -> str:
         return self.source.project_id
 
-    def connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.services.settings.resolved_home() / "docsage.db", timeout=30)
+    def connect(self) -> TestConnection:
+        return TestConnection(self.services.settings.resolved_home())
 
     def chunks(self) -> dict[str, tuple[int, str, int, bytes]]:
         """chunk_id → (pk, document url, ordinal, embedding) for every chunk of the source."""
@@ -168,7 +168,7 @@ def test_unparseable_file_fails_with_a_reason_and_the_rest_is_indexed(
     assert failure["url"].endswith("/datasheet.pdf")
     assert failure["kind"] == "failed"
     assert failure["reason"].strip()
-    with closing(sqlite3.connect(services.settings.resolved_home() / "docsage.db")) as conn:
+    with closing(TestConnection(services.settings.resolved_home())) as conn:
         urls = {r[0] for r in conn.execute("SELECT url FROM documents")}
         run = conn.execute("SELECT status, failed, added FROM ingest_runs WHERE id = ?", (summary.run_id,)).fetchone()
     assert len(urls) == DOC_COUNT
@@ -206,7 +206,7 @@ def test_binary_markdown_file_is_skipped(services: Services, tmp_path: Path, mak
     assert (summary.added, summary.failed, summary.skipped) == (DOC_COUNT, 0, 1)
     assert [f["kind"] for f in summary.failures] == ["skipped"]
     assert summary.failures[0]["url"].endswith("/logo.md")
-    with closing(sqlite3.connect(services.settings.resolved_home() / "docsage.db")) as conn:
+    with closing(TestConnection(services.settings.resolved_home())) as conn:
         assert conn.execute("SELECT count(*) FROM documents WHERE url LIKE '%/logo.md'").fetchone()[0] == 0
 
 

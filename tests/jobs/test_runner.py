@@ -6,7 +6,6 @@ through its API are the jobs.
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -106,7 +105,7 @@ def test_job_of_a_killed_worker_is_finished_by_another(setup: tuple[Cli, Api]) -
     with worker(cli):
         done = api.wait_for(doc["id"], {"ready", "failed"}, timeout_s=90)
     assert (done["status"], done["error"]) == ("ready", None), done
-    with closing(sqlite3.connect(cli.db_path, timeout=30)) as conn:
+    with closing(cli.connect()) as conn:
         chunks = [r[0] for r in conn.execute("SELECT text FROM chunks WHERE document_id = ?", (doc["id"],))]
         runs = [r[0] for r in conn.execute("SELECT status FROM ingest_runs ORDER BY started_at")]
         (attempts,) = conn.execute("SELECT attempts FROM jobs WHERE id = ?", (doc["job_id"],)).fetchone()

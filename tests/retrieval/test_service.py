@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import BOILERPLATE_ONLY_WORDS, Cli, open_services
-from docsage.index.sqlite import SQLiteIndex
+from databases import TestConnection
 from docsage.retrieval.service import Mode, RetrievalService
 from docsage.services import Services
 
@@ -194,7 +193,7 @@ def _manual_with_extra_pages(root: Path, make_docs: Callable[[Path], Path], extr
 
 
 def _db_chunk_ids(services: Services) -> set[str]:
-    with closing(sqlite3.connect(services.settings.resolved_home() / "docsage.db")) as conn:
+    with closing(TestConnection(services.settings.resolved_home())) as conn:
         return {r[0] for r in conn.execute("SELECT chunk_id FROM chunks")}
 
 
@@ -278,7 +277,8 @@ def test_index_grown_between_searches_ranks_like_a_fresh_one(tmp_path: Path, mak
         (docs / "install.md").write_text("# Install\n\nInstall the desktop app with the package manager.\n")
         assert services.ingest.run(manual.id).status == "succeeded"
 
-        fresh = RetrievalService(services.database, SQLiteIndex(), services.embedder, services.settings)
+        fresh_index = type(services.index)()  # the same backend, with nothing loaded yet
+        fresh = RetrievalService(services.database, fresh_index, services.embedder, services.settings)
         for mode in MODES:
             for query in queries:
                 grown = services.retrieval.search(project.id, query, top_k=10, mode=mode)

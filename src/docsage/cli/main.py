@@ -12,6 +12,7 @@ from typer.exceptions import Abort, Exit, TyperException
 from docsage.cli import mcp as mcp_cli
 from docsage.cli import ops
 from docsage.cli.doctor import doctor
+from docsage.cli.migrate import migrate_cmd
 from docsage.cli.resources import admin_app, integration_app, key_app, project_app, source_app
 from docsage.errors import DocsageError
 
@@ -36,6 +37,7 @@ app.command("eval")(ops.eval_cmd)
 app.command("demo")(ops.demo)
 app.command("bench")(ops.bench)
 app.command("doctor")(doctor)
+app.command("migrate")(migrate_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

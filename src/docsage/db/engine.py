@@ -1,4 +1,4 @@
-"""Engine and session factory; applies SQLite pragmas and runs migrations to head."""
+"""Engine and session factory for SQLite (the default) or PostgreSQL; runs migrations to head, once."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from docsage.db.postgres import SnapshotWatch, make_postgres_engine, migration_lock
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -35,6 +38,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    if url.startswith("postgresql"):
+        return make_postgres_engine(url)
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -45,20 +50,34 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (a no-op when already there).
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _upgrade(engine: Engine) -> tuple[str | None, str | None]:
+    before = current_revision(engine)
+    command.upgrade(alembic_config(engine), "head")
+    return before, current_revision(engine)
+
+
+def migrate(engine: Engine) -> tuple[str | None, str | None]:
+    """Bring the schema to the newest migration (a no-op when already there); the revisions before and after.
 
     For a SQLite file, an exclusive lock file serialises processes that start at once on a fresh database
-    (two CLI calls, or the server and an ingest), which would otherwise both try to create the tables.
+    (two CLI calls, or the server and an ingest), which would otherwise both try to create the tables; on
+    PostgreSQL an advisory lock does the same across hosts (replicas starting together, `docsage migrate`).
     """
+    if engine.dialect.name == "postgresql":
+        with migration_lock(engine):
+            return _upgrade(engine)
     path = engine.url.database if engine.dialect.name == "sqlite" else None
     if not path or path == ":memory:":
-        command.upgrade(alembic_config(engine), "head")
-        return
+        return _upgrade(engine)
     with open(f"{path}.migrate-lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            command.upgrade(alembic_config(engine), "head")
+            return _upgrade(engine)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -72,6 +91,7 @@ class Database:
         migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._watch: sqlite3.Connection | None = None
+        self._snapshots = SnapshotWatch.for_engine(self.engine) if self.is_postgresql else None
         # Set by docsage.invalidation when every process announces its commits over Redis: data_version() then
         # answers from the announcements, without asking the database.
         self.announced_version: Callable[[], int | None] | None = None
@@ -83,10 +103,13 @@ class Database:
             self._watch = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
     def data_version(self) -> int | None:
-        """A number that changes whenever anything is committed to the database (~3 µs to read), so hot paths
-        can keep what they read until it does; None when the database cannot tell (then re-read every time)."""
+        """A number that changes whenever anything is committed to the database (SQLite: ~3 µs to read;
+        PostgreSQL: one round trip, see SnapshotWatch), so hot paths can keep what they read until it does;
+        None when the database cannot tell (then re-read every time)."""
         if self.announced_version is not None:
             return self.announced_version()
+        if self._snapshots is not None:
+            return self._snapshots()
         if self._watch is None:
             return None
         with self._watch_lock:
@@ -95,6 +118,19 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def dispose(self) -> None:
+        """Close every connection this object holds (the pool and the change-signal connection)."""
+        if self._snapshots is not None:
+            self._snapshots.close()
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        self.engine.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

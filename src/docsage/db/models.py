@@ -6,11 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import JSON, Boolean, Dialect, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy import DateTime as SADateTime
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 def new_id() -> str:
@@ -39,6 +40,31 @@ class DateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class Embedding(TypeDecorator[bytes]):
+    """A chunk's float32 vector, as little-endian bytes in Python on every backend: a BLOB on SQLite, pgvector's
+    `vector` on PostgreSQL (so it can be searched there; see index/postgres.py)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from pgvector.sqlalchemy import VECTOR  # imported here: SQLite-only processes never load it (30 ms)
+
+            return dialect.type_descriptor(VECTOR())
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "postgresql":
+            return value
+        return np.frombuffer(value, dtype=np.float32)  # VECTOR sends it as text, each float32 exactly
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None or dialect.name != "postgresql":
+            return value  # type: ignore[no-any-return]
+        return np.asarray(value, dtype="<f4").tobytes()
 
 
 class Base(DeclarativeBase):
@@ -145,7 +171,7 @@ class Chunk(Base):
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer)
     lex: Mapped[str] = mapped_column(Text, default="")  # analyzed terms (stemmed, no stopwords) for BM25
-    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised
+    embedding: Mapped[bytes] = mapped_column(Embedding)  # float32, L2-normalised
 
 
 class IngestRun(Base):

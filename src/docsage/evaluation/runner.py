@@ -80,7 +80,11 @@ def run_eval(
 ) -> EvalResult:
     dataset = load_beir(dataset_path)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        eval_settings = settings.model_copy(update={"home": Path(tmp), "database_url": ""})
+        # A throwaway SQLite file, unless PostgreSQL is configured: then its index backend is the one measured,
+        # in a project of that database whose source (documents, chunks, vectors) is removed afterwards.
+        on_postgres = settings.resolved_database_url().startswith("postgresql")
+        database_url = settings.database_url if on_postgres else ""
+        eval_settings = settings.model_copy(update={"home": Path(tmp), "database_url": database_url})
         services = Services(eval_settings)
         project = services.projects.create_project(f"eval-{dataset.name}")
         source = services.projects.add_source(project.id, "upload", f"beir://{dataset.name}", name=dataset.name)
@@ -110,6 +114,8 @@ def run_eval(
                     float(np.percentile(latencies, 95)),
                 )
             )
+        if on_postgres:
+            services.projects.remove_source(source.id)
         services.database.engine.dispose()
     return result
 

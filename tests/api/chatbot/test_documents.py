@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -40,7 +39,7 @@ def retrieve(chatbot: ChatbotSetup, query: str) -> list[str]:
 
 
 def rows_for(chatbot: ChatbotSetup, document_id: str, url: str) -> dict[str, int]:
-    with closing(sqlite3.connect(chatbot.db_path, timeout=30)) as conn:
+    with closing(chatbot.cli.connect()) as conn:
         return {
             "documents": conn.execute(
                 "SELECT count(*) FROM documents WHERE id = ? OR (project_id = ? AND url = ?)",
@@ -101,7 +100,7 @@ def test_same_filename_replaces_the_document(chatbot: ChatbotSetup) -> None:
         assert "8 business days" in answer and "Porto" in answer
         assert "3 business days" not in answer and "Lisbon" not in answer
         ok(c.delete(f"/api/v1/documents/{docs[0]['id']}"))
-    with closing(sqlite3.connect(chatbot.db_path, timeout=30)) as conn:
+    with closing(chatbot.cli.connect()) as conn:
         left = conn.execute(
             "SELECT count(*) FROM documents WHERE project_id = ? AND url = 'upload://shipping.md'", (chatbot.d,)
         ).fetchone()[0]
@@ -165,7 +164,7 @@ def test_another_projects_document_cannot_be_deleted(chatbot: ChatbotSetup) -> N
 
 def test_a_manual_page_is_not_an_upload(chatbot: ChatbotSetup) -> None:
     """DELETE /api/v1/documents removes uploads only, not pages of the project's other sources."""
-    with closing(sqlite3.connect(chatbot.db_path, timeout=30)) as conn:
+    with closing(chatbot.cli.connect()) as conn:
         (page_id,) = conn.execute(
             "SELECT id FROM documents WHERE project_id = ? AND url = ?", (chatbot.d, chatbot.url("install.md"))
         ).fetchone()

@@ -11,7 +11,6 @@ All keys belong to a project of their own ("Scopes") on the session's server, ma
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -88,7 +87,7 @@ class ScopesSetup:
         return made if made.session_id else self.keys["secret"]
 
     def key_ids(self) -> list[str]:
-        with closing(sqlite3.connect(self.chatbot.db_path, timeout=30)) as conn:
+        with closing(self.chatbot.cli.connect()) as conn:
             rows = conn.execute("SELECT id FROM api_keys WHERE project_id = ? ORDER BY id", (self.project,))
             return [row[0] for row in rows]
 
@@ -103,7 +102,7 @@ class ScopesSetup:
             "pending_uploads": "SELECT document_id FROM pending_uploads WHERE project_id = ?",
             "jobs": "SELECT id, status FROM jobs WHERE project_id = ?",
         }
-        with closing(sqlite3.connect(self.chatbot.db_path, timeout=30)) as conn:
+        with closing(self.chatbot.cli.connect()) as conn:
             return {name: sorted(conn.execute(sql, (self.project,)).fetchall()) for name, sql in queries.items()}
 
 

@@ -8,7 +8,6 @@ taken up again by the next server on it), made with the real CLI and served by `
 from __future__ import annotations
 
 import re
-import sqlite3
 import statistics
 import time
 from collections.abc import Iterator
@@ -101,12 +100,12 @@ def manual(size: int) -> bytes:
 
 
 def chunk_texts(cli: Cli, document_id: str) -> list[str]:
-    with closing(sqlite3.connect(cli.db_path, timeout=30)) as conn:
+    with closing(cli.connect()) as conn:
         return [row[0] for row in conn.execute("SELECT text FROM chunks WHERE document_id = ?", (document_id,))]
 
 
 def ingest_runs(cli: Cli) -> list[tuple[str, str]]:
-    with closing(sqlite3.connect(cli.db_path, timeout=30)) as conn:
+    with closing(cli.connect()) as conn:
         return list(conn.execute("SELECT id, status FROM ingest_runs ORDER BY started_at"))
 
 
@@ -156,7 +155,7 @@ def test_pdf_page_count_bomb_fails_with_the_page_limit_and_harms_nothing(home: H
         assert docs["refund.md"]["status"] == "ready"
         answer = chat(c, REFUND_QUESTION)
     assert "14 days" in answer["answer"] and answer["sources"][0]["url"] == "upload://refund.md"
-    with closing(sqlite3.connect(home.cli.db_path, timeout=30)) as conn:
+    with closing(home.cli.connect()) as conn:
         indexed = conn.execute("SELECT count(*) FROM documents WHERE url = 'upload://bomb.pdf'").fetchone()[0]
     assert indexed == 0
 
@@ -183,7 +182,7 @@ def test_queued_upload_is_cancelled_by_delete_and_one_being_indexed_is_409(home:
         assert done["status"] == "ready" and done["chunks"] > 0, done
         ok(c.delete(f"/api/v1/documents/{first['id']}"))  # indexed now: deleted for good
         assert not {"first-runbook.md", "second-runbook.md"} & set(listed(c))
-    with closing(sqlite3.connect(home.cli.db_path, timeout=30)) as conn:
+    with closing(home.cli.connect()) as conn:
         left = conn.execute(
             "SELECT count(*) FROM documents WHERE url IN ('upload://first-runbook.md', 'upload://second-runbook.md')"
         ).fetchone()[0]

@@ -5,7 +5,6 @@ only its own threads."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from conftest import Cli, LiveServer, serve, write_docs
+from databases import TestConnection
 
 from .conftest import Project, create_integration, create_project
 from .helpers import assert_json_error, content_of, parse_stream
@@ -263,7 +263,7 @@ def test_a_widget_rates_only_its_own_answers(open_server: LiveServer, setup: Pro
         server_side = server_chat(open_server, setup.a, QUESTION).json()["question_answer_id"]
         for foreign in (other_widget, server_side):
             assert_json_error(vote(client, setup.a_widget, foreign), 404)
-    with closing(sqlite3.connect(setup.home / "docsage.db", timeout=30)) as conn:
+    with closing(TestConnection(setup.home)) as conn:
         voted = {
             qa for (qa,) in conn.execute("SELECT question_answer_id FROM feedback WHERE user_identifier = 'anon-1'")
         }

@@ -6,9 +6,15 @@ from alembic import context
 from sqlalchemy import Engine
 
 from docsage.db.models import Base
+from docsage.db.postgres import include_in_schema_comparison
 
 engine: Engine = context.config.attributes["engine"]
 with engine.begin() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        include_object=include_in_schema_comparison,
+    )
     with context.begin_transaction():
         context.run_migrations()
