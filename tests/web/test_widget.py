@@ -246,7 +246,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             yield s
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: one sync Playwright at a time, and the modules that follow (the search mode's) start their own.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

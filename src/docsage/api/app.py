@@ -15,6 +15,7 @@ from docsage.admin import routes as admin_routes
 from docsage.admin import scripts as admin_scripts
 from docsage.api import compute
 from docsage.api.chatbot import routes as chatbot_routes
+from docsage.api.chatbot import search as chatbot_search
 from docsage.api.discord import routes as discord_routes
 from docsage.api.errors import install_error_handlers
 from docsage.api.kapa import analytics as kapa_analytics
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(kapa_analytics.router)
     app.include_router(openai_routes.router)
     app.include_router(chatbot_routes.router)
+    app.include_router(chatbot_search.router)
     app.include_router(slack_routes.router)
     app.include_router(discord_routes.router)
     app.include_router(web_routes.router)
@@ -112,6 +114,7 @@ def create_app(
         """A start page; under `docsage demo` (`make run`) it embeds the chat widget over the demo docs."""
         widget = (
             f'<script src="/widget.js" data-key="{html.escape(demo_widget_key)}" data-title="Ask the docsage docs" '
+            'data-search="true" '
             'data-welcome="Ask me anything about docsage: sources, the CLI, the APIs." async></script>'
             if demo_widget_key
             else ""

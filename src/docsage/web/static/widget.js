@@ -1,6 +1,7 @@
 /* docsage chat widget: one <script> tag, a floating button, a streamed and cited answer panel.
    <script src="https://HOST/widget.js" data-key="dsb_…" async></script>
-   Optional: data-title, data-color, data-position (right|left), data-welcome, data-placeholder. */
+   Optional: data-title, data-color, data-position (right|left), data-welcome, data-placeholder,
+   data-search="true" (search as you type, opened with Cmd/Ctrl-K unless data-command-k="false"). */
 (function () {
   "use strict";
   var script = document.currentScript || document.querySelector("script[data-key][src*='widget.js']");
@@ -12,6 +13,7 @@
   var title = cfg.title || "Ask the docs";
   var color = /^#[0-9a-f]{3,8}$|^[a-z]+$/i.test(cfg.color || "") ? cfg.color : "#4f46e5";
   var left = cfg.position === "left";
+  var searchOn = cfg.search === "true" || cfg.searchModeEnabled === "true";
   var storeKey = "docsage-session:" + base + ":" + key.slice(0, 12);
   var sessionId = null;
   try { sessionId = sessionStorage.getItem(storeKey); } catch (e) { /* storage may be blocked */ }
@@ -27,7 +29,13 @@
     "flex-direction:column;box-shadow:0 10px 40px rgba(0,0,0,.28);z-index:2147483001;overflow:hidden;font-size:14px;line-height:1.5}",
     ".panel.open{display:flex}",
     "header{background:var(--c);color:#fff;padding:12px 14px;display:flex;align-items:center;justify-content:space-between;font-weight:600}",
-    "header button{background:transparent;border:0;color:#fff;font-size:20px;cursor:pointer;line-height:1}",
+    "header button{background:transparent;border:0;color:#fff;font-size:20px;cursor:pointer;line-height:1;margin-left:8px}",
+    ".find{display:none;flex:1;flex-direction:column;min-height:0}.searching .find{display:flex}.searching .log,.searching form{display:none}",
+    ".find input{margin:10px;padding:8px 10px;border:1px solid #d1d5db;border-radius:8px;font-size:14px;color:#111827;background:#fff}",
+    ".res{list-style:none;margin:0;padding:0 10px;overflow-y:auto;flex:1}.res li{border-radius:8px;cursor:pointer}.res a,.res .ask{padding:8px}",
+    ".res li.on{background:#eef2ff;outline:2px solid var(--c)}.res a{color:inherit;text-decoration:none;display:block}",
+    ".res b{color:var(--c)}.res small{display:block;color:#6b7280}.res span{display:block;font-size:12.5px;margin-top:2px}",
+    ".res .ask{font-weight:600;color:var(--c)}mark{background:#fef08a;color:inherit}.hint{margin:0 14px 10px;font-size:12px;color:#6b7280}",
     ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px}",
     ".msg{padding:9px 12px;border-radius:12px;max-width:92%;word-wrap:break-word;overflow-wrap:anywhere}",
     ".user{align-self:flex-end;background:var(--c);color:#fff;white-space:pre-wrap}",
@@ -57,7 +65,13 @@
   root.innerHTML = "<style>" + css + "</style><div class=\"root\">" +
     '<button class="btn" aria-label="Open ' + esc(title) + '" aria-expanded="false">?</button>' +
     '<section class="panel" role="dialog" aria-label="' + esc(title) + '">' +
-    "<header><span>" + esc(title) + '</span><button class="close" aria-label="Close chat">×</button></header>' +
+    "<header><span>" + esc(title) + "</span><div>" +
+    (searchOn ? '<button class="mode" aria-pressed="false"></button>' : "") +
+    '<button class="close" aria-label="Close chat">×</button></div></header>' +
+    (searchOn ? '<div class="find"><input type="search" role="combobox" aria-autocomplete="list" aria-expanded="false" ' +
+      'aria-controls="ds-res" aria-label="Search the docs" autocomplete="off" placeholder="' +
+      esc(cfg.searchPlaceholder || "Search the docs…") + '"><ul class="res" id="ds-res" role="listbox" aria-label="Results"></ul>' +
+      '<p class="hint" aria-live="polite"></p></div>' : "") +
     '<div class="log" aria-live="polite"></div>' +
     '<form><textarea rows="1" aria-label="Your question" placeholder="' + esc(cfg.placeholder || "Ask a question…") +
     '"></textarea><button type="submit">Send</button></form></section></div>';
@@ -140,19 +154,19 @@
     log.scrollTop = log.scrollHeight;
     return el;
   }
-  function toggle(open) {
+  function toggle(open, searching) {
     panel.classList.toggle("open", open);
     btn.setAttribute("aria-expanded", String(open));
     btn.textContent = open ? "×" : "?";
     if (open) {
       if (!welcomed && cfg.welcome) bubble("bot", markdown(cfg.welcome));
       welcomed = true;
-      input.focus();
+      mode(!!searching);
     } else {
       btn.focus();
     }
   }
-  btn.addEventListener("click", function () { toggle(!panel.classList.contains("open")); });
+  btn.addEventListener("click", function () { toggle(!panel.classList.contains("open"), false); });
   root.querySelector(".close").addEventListener("click", function () { toggle(false); });
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") toggle(false); });
   input.addEventListener("keydown", function (e) {
@@ -165,6 +179,98 @@
     input.value = "";
     ask(q);
   });
+
+  var find = root.querySelector(".find input"), res = root.querySelector(".res"), hint = root.querySelector(".hint");
+  var modeBtn = root.querySelector(".mode"), found = Object.create(null), shown = "", seq = 0, timer = 0, active = -1;
+  function mode(searching) {
+    panel.classList.toggle("searching", searching);
+    if (modeBtn) {
+      modeBtn.setAttribute("aria-pressed", String(searching));
+      modeBtn.setAttribute("aria-label", searching ? "Ask a question" : "Search the docs");
+      modeBtn.textContent = searching ? "💬" : "🔍";
+    }
+    (searching ? find : input).focus();
+  }
+  if (searchOn) {
+    modeBtn.addEventListener("click", function () { mode(!panel.classList.contains("searching")); });
+    if (cfg.commandK !== "false") {
+      document.addEventListener("keydown", function (e) {
+        if ((e.metaKey || e.ctrlKey) && !e.altKey && !e.shiftKey && (e.key || "").toLowerCase() === "k" && !e.defaultPrevented) {
+          e.preventDefault();
+          var again = panel.classList.contains("open") && panel.classList.contains("searching");
+          toggle(!again, true);
+        }
+      });
+    }
+    find.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(lookUp, 150);
+    });
+    find.addEventListener("keydown", function (e) {
+      var opts = res.children, n = opts.length;
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        if (n) pick(e.key === "ArrowDown" ? (active + 1) % n : (active > 0 ? active : n) - 1);
+      } else if (e.key === "Enter") {
+        e.preventDefault();
+        var chosen = opts[active];
+        if (chosen && !chosen.classList.contains("ask")) chosen.querySelector("a").click();
+        else handOver();
+      }
+    });
+    res.addEventListener("click", function (e) {
+      if (e.target.closest && e.target.closest(".ask")) handOver();
+    });
+  }
+  function pick(i) {
+    active = i;
+    Array.prototype.forEach.call(res.children, function (li, j) {
+      li.classList.toggle("on", j === i);
+      li.setAttribute("aria-selected", String(j === i));
+    });
+    var li = res.children[i];
+    if (li) find.setAttribute("aria-activedescendant", li.id);
+    else find.removeAttribute("aria-activedescendant");
+    if (li) li.scrollIntoView({ block: "nearest" });
+  }
+  function handOver() {
+    var q = find.value.trim();
+    if (!q || busy) return;
+    mode(false);
+    ask(q);
+  }
+  function marked(text, q) {
+    var words = q.split(/\W+/).filter(function (w) { return w.length > 2; }).map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); });
+    if (!words.length) return esc(text);
+    return text.split(new RegExp("(" + words.join("|") + ")", "i")).map(function (part, i) {
+      return i % 2 ? "<mark>" + esc(part) + "</mark>" : esc(part);
+    }).join("");
+  }
+  function render(q, pages, note) {
+    shown = q;
+    res.innerHTML = (pages || []).map(function (p, i) {
+      return '<li role="option" id="ds-o' + i + '"><a href="' + esc(safeUrl(p.url)) + '" target="_blank" rel="noopener" tabindex="-1"><b>' +
+        marked(p.title || p.url, q) + "</b>" + p.passages.map(function (x) {
+          return "<span><small>" + marked(x.heading, q) + "</small>" + marked(x.snippet, q) + "</span>";
+        }).join("") + "</a></li>";
+    }).join("") + (q ? '<li role="option" id="ds-ask" class="ask">Ask: “' + esc(q) + "” ↵</li>" : "");
+    find.setAttribute("aria-expanded", String(!!q));
+    hint.textContent = note || (q && pages && !pages.length ? "No page matches; ask instead." : "");
+    pick(-1);
+  }
+  function lookUp() {
+    var q = find.value.trim(), mine = ++seq;
+    if (q === shown) return;
+    if (q.length < 2) return render(q, null);
+    if (found[q]) return render(q, found[q]);
+    post("/api/v1/search", { query: q.slice(0, 200) }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) {
+        if (mine !== seq) return;
+        if (r.ok) return render(q, found[q] = j.results);
+        render(q, [], r.status === 429 ? "Searching too fast: try again in " + (r.headers.get("Retry-After") || "a few") + " s." : j.error || "Search failed.");
+      });
+    }).catch(function () { if (mine === seq) render(q, [], "Network error, or this site is not allowed to use this key."); });
+  }
 
   function showError(message) {
     var el = bubble("error", esc(message));
