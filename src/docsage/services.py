@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from docsage.accounts import AdminAuth, LoginPolicy, LoginThrottle
+from docsage.accounts import AdminAuth, KeyReveals, LoginPolicy, LoginThrottle
 from docsage.analytics.insights import InsightsService
 from docsage.analytics.service import AnalyticsService
 from docsage.answer.base import AnswerProvider
@@ -111,6 +111,10 @@ class Services:
         s = self.settings
         policy = LoginPolicy(s.admin_login_max_failures, s.admin_login_max_failures_per_ip, s.admin_login_lockout_s)
         return AdminAuth(self.database, LoginThrottle(self.rate_limiter, policy), s.admin_password)
+
+    @cached_property
+    def reveals(self) -> KeyReveals:
+        return KeyReveals(self.database)
 
     @cached_property
     def uploads(self) -> UploadService:

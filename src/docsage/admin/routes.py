@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
-import threading
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -24,8 +22,6 @@ from docsage.services import Services
 router = APIRouter(prefix="/admin", include_in_schema=False)
 templates = Jinja2Templates(directory=str(resources.files("docsage.admin") / "templates"))
 COOKIE = "docsage_admin"
-_reveals: dict[str, tuple[str, str]] = {}  # one-time token → (user id, new key secret)
-_reveal_lock = threading.Lock()
 
 
 class LoginRequired(Exception):
@@ -152,9 +148,7 @@ def reingest(
 def keys(
     request: Request, project_id: str, services: ServicesDep, login: LoginDep, reveal: str = "", warn: str = ""
 ) -> HTMLResponse:
-    with _reveal_lock:
-        pending = _reveals.pop(reveal, None)
-    secret = pending[1] if pending and pending[0] == login.user_id else None
+    secret = services.reveals.take(reveal, login.user_id)
     return _project_page(
         request, services, login, project_id, "keys",
         keys=services.projects.list_keys(project_id), secret=secret, scopes=SCOPES, is_public=is_public, warn=warn,
@@ -175,10 +169,9 @@ def create_key(
     check_csrf(login, csrf)
     allowed = [o.strip() for o in origins.replace(",", "\n").splitlines() if o.strip()]
     created = services.projects.create_key(project_id, scheme, allowed, name, scope or None)
-    # Post/redirect/get, so a reload cannot create a second key; the secret is handed over once, in memory.
-    reveal = secrets.token_urlsafe(16)
-    with _reveal_lock:
-        _reveals[reveal] = (login.user_id, created.secret)
+    # Post/redirect/get, so a reload cannot create a second key; the secret is handed over once, sealed in the
+    # database until then (the page may be served by another replica).
+    reveal = services.reveals.stash(login.user_id, created.secret)
     return back(f"/admin/projects/{project_id}/keys", reveal=reveal, **_warning(created.warnings))
 
 

@@ -1,4 +1,4 @@
-"""Repository for admin users and their sessions."""
+"""Repository for admin users, their sessions and the key secrets waiting to be shown to them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from docsage.db.models import AdminSession, AdminUser
+from docsage.db.models import AdminSession, AdminUser, KeyReveal
 
 
 class AdminRepository:
@@ -35,3 +35,31 @@ class AdminRepository:
 
     def purge_expired(self, now: datetime) -> None:
         self.session.execute(delete(AdminSession).where(AdminSession.expires_at < now))
+
+
+class KeyRevealRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, reveal: KeyReveal) -> KeyReveal:
+        self.session.add(reveal)
+        self.session.flush()
+        return reveal
+
+    def take(self, token_hash: str, user_id: str, now: datetime) -> str | None:
+        """The sealed secret, deleted as it is read: only its user gets it, once, before it expires (of two
+        replicas taking it at once, only the one whose delete removed the row)."""
+        reveal = self.session.get(KeyReveal, token_hash)
+        if reveal is None or reveal.user_id != user_id:
+            return None
+        taken = self.session.execute(
+            delete(KeyReveal)
+            .where(KeyReveal.token_hash == token_hash, KeyReveal.user_id == user_id)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(taken, "rowcount", 0) != 1 or reveal.expires_at < now:
+            return None
+        return reveal.sealed
+
+    def purge_expired(self, now: datetime) -> None:
+        self.session.execute(delete(KeyReveal).where(KeyReveal.expires_at < now))

@@ -387,3 +387,16 @@ class ChatAppDelivery(Base):
     platform: Mapped[str] = mapped_column(String(20), primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class KeyReveal(Base):
+    """A new API key's secret, waiting to be shown once on the dashboard page the create-key form redirects to,
+    whichever replica serves it. Sealed with the one-time token in that page's URL, which is stored only as a
+    hash: the database alone never holds the secret in a readable form."""
+
+    __tablename__ = "key_reveals"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
+    sealed: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
