@@ -225,6 +225,7 @@ def _fenced(after: str) -> list[str]:
     return [line.split("  #")[0].strip() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
 
 
+@pytest.mark.sqlite_only
 def test_the_documented_sqlite_backup_and_restore_keep_every_answer(run_cli: Cli, tmp_path: Path) -> None:
     docs = tmp_path / "manual"
     docs.mkdir()

@@ -46,6 +46,7 @@ def statuses(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
     return {name: c["status"] for name, c in checks(result).items()}
 
 
+@pytest.mark.sqlite_only  # the SQLite file of a home
 def test_a_fresh_home_is_healthy_and_left_untouched(run_cli: Cli) -> None:
     result = doctor(run_cli.home)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -70,7 +71,9 @@ def test_a_used_home_reports_head_revision_and_the_job_queue(run_cli: Cli) -> No
     assert found["migrations"] == {"name": "migrations", "status": "ok", "detail": f"at head ({head})"}
     assert found["jobs"]["status"] == "ok"
     assert found["jobs"]["detail"].startswith("0 queued, 0 running, 0 failed")
-    assert found["database"]["detail"].startswith("sqlite ")
+    assert found["database"]["detail"].split()[0] == (
+        "postgresql" if "DOCSAGE_DATABASE_URL" in cli_env(run_cli.home) else "sqlite"
+    )
 
 
 def test_table_output_has_one_row_per_check(run_cli: Cli) -> None:
@@ -98,6 +101,7 @@ def test_an_unreachable_database_fails_with_a_clear_line_and_exit_1(run_cli: Cli
     assert "fail" in line
 
 
+@pytest.mark.sqlite_only  # the SQLite file of a home
 def test_a_database_behind_head_is_a_warning(run_cli: Cli) -> None:
     engine = make_engine(f"sqlite:///{run_cli.db_path}")
     command.upgrade(alembic_config(engine), "0006")
