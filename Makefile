@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit eval bench clean node-test-deps browser-test-deps
+.PHONY: run test lint typecheck unit unit-postgresql eval bench clean node-test-deps browser-test-deps redis-test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,10 +49,21 @@ ENSURE_CHROMIUM := command -v chromium >/dev/null || (apt-get update && DEBIAN_F
 browser-test-deps:
 	@$(ENSURE_CHROMIUM)
 
-unit: $(VENV)/.installed-dev node-test-deps browser-test-deps
+# Debian's redis-server for the several-replica tests (tests/conftest.py starts its own on a free port).
+ENSURE_REDIS := command -v redis-server >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
+
+redis-test-deps:
+	@$(ENSURE_REDIS)
+
+unit: $(VENV)/.installed-dev node-test-deps browser-test-deps redis-test-deps
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+# The API, ingestion, jobs and storage tests again on PostgreSQL 16 + pgvector (the pgserver wheel, started by
+# the fixtures in tests/databases.py) with Redis.
+unit-postgresql: $(VENV)/.installed-dev redis-test-deps
+	$(BIN)/pytest -q --database=postgresql tests/api tests/ingest tests/jobs tests/db tests/index
+
+test: lint typecheck unit unit-postgresql
 
 eval: $(VENV)/.installed
 	$(BIN)/docsage eval --dataset ../shared/eval/scifact --dataset ../shared/eval/anthropic_docs
