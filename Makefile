@@ -61,7 +61,7 @@ unit: $(VENV)/.installed-dev node-test-deps browser-test-deps redis-test-deps
 # The API, ingestion, jobs and storage tests again on PostgreSQL 16 + pgvector (the pgserver wheel, started by
 # the fixtures in tests/databases.py) with Redis.
 unit-postgresql: $(VENV)/.installed-dev redis-test-deps
-	$(BIN)/pytest -q --database=postgresql tests/api tests/ingest tests/jobs tests/db tests/index tests/test_scale_out.py
+	$(BIN)/pytest -q --database=postgresql tests/api tests/ingest tests/jobs tests/db tests/index tests/retrieval tests/test_scale_out.py
 
 test: lint typecheck unit unit-postgresql
 
