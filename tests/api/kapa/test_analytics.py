@@ -103,7 +103,10 @@ def _move(cli: Cli, chats: list[Chat], monday: date) -> None:
             when = datetime.combine(monday - timedelta(weeks=chat.weeks_ago, days=-2), time(10, n))
             stamp = when.strftime("%Y-%m-%d %H:%M:%S.%f")
             conn.execute("UPDATE question_answers SET created_at = ? WHERE id = ?", (stamp, chat.qa_id))
-            conn.execute("UPDATE threads SET created_at = min(?, created_at) WHERE id = ?", (stamp, chat.thread_id))
+            conn.execute(
+                "UPDATE threads SET created_at = CASE WHEN ? < created_at THEN ? ELSE created_at END WHERE id = ?",
+                (stamp, stamp, chat.thread_id),
+            )
         conn.commit()
 
 
