@@ -42,13 +42,29 @@ def test_peek_tells_without_counting(limiter: RateLimiter) -> None:
 
 
 def test_a_window_frees_its_oldest_hit_first(limiter: RateLimiter) -> None:
-    limiter.hit("k", 2, 2)
-    time.sleep(1.1)
-    limiter.hit("k", 2, 2)
-    assert not limiter.hit("k", 2, 2).allowed
-    time.sleep(1.0)  # the first hit left the window, the second has not
-    assert limiter.hit("k", 2, 2).allowed
-    assert not limiter.hit("k", 2, 2).allowed
+    # A 4 s window, hits 1.5 s apart: every decision below has at least 0.5 s of margin, measured from when the
+    # hits were taken (a loaded machine stretches the sleeps, not the margins).
+    first = time.monotonic()
+    limiter.hit("k", 2, 4)
+    _sleep_until(first + 1.5)
+    second = time.monotonic()
+    limiter.hit("k", 2, 4)
+    refused = limiter.hit("k", 2, 4)
+    assert time.monotonic() - first < 3.5, "the machine stalled for seconds: the window's timing says nothing"
+    assert not refused.allowed, _status(limiter)
+    _sleep_until(first + 4.5)  # the first hit left the window, the second has not
+    assert time.monotonic() - second < 3.5, "the machine stalled for seconds: the window's timing says nothing"
+    assert limiter.hit("k", 2, 4).allowed, _status(limiter)
+    assert not limiter.hit("k", 2, 4).allowed, _status(limiter)
+
+
+def _sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
+
+
+def _status(limiter: RateLimiter) -> str:
+    status = getattr(limiter, "status", None)
+    return f"limiter: {status() if status else 'memory'}"
 
 
 def test_no_limit_is_no_limit(limiter: RateLimiter) -> None:

@@ -9,8 +9,8 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.exceptions import Abort, Exit, TyperException
 
+from docsage.cli import evaluate, ops
 from docsage.cli import mcp as mcp_cli
-from docsage.cli import ops
 from docsage.cli.doctor import doctor
 from docsage.cli.migrate import migrate_cmd
 from docsage.cli.resources import admin_app, integration_app, key_app, project_app, source_app
@@ -33,9 +33,9 @@ app.command("ask")(ops.ask)
 app.command("serve")(ops.serve)
 app.command("mcp")(mcp_cli.mcp_cmd)
 app.command("worker")(ops.worker)
-app.command("eval")(ops.eval_cmd)
+app.command("eval")(evaluate.eval_cmd)
 app.command("demo")(ops.demo)
-app.command("bench")(ops.bench)
+app.command("bench")(evaluate.bench)
 app.command("doctor")(doctor)
 app.command("migrate")(migrate_cmd)
 
