@@ -39,9 +39,37 @@ class Settings(BaseSettings):
 
     retrieval_top_k: int = Field(default=8, description="Passages given to the answer engine.")
     retrieval_candidates: int = Field(default=300, description="Candidates taken from each retriever before fusion.")
+    pgvector_ef_search: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="PostgreSQL: HNSW search breadth (pgvector's hnsw.ef_search) for the dense candidates. 0: "
+        "DOCSAGE_RETRIEVAL_CANDIDATES, the fewest that fills the candidate list (recall@10 0.99 at 1M chunks); "
+        "higher finds more of the exact neighbours and costs more time. A project that is a share of a table "
+        "shared with others gets proportionally more, up to 1000 (pgvector filters after the index scan).",
+    )
+    pgvector_exact_below: int = Field(
+        default=20_000,
+        ge=0,
+        description="PostgreSQL: projects (or source filters) with fewer chunks than this are searched exactly, "
+        "by a scan of their rows, instead of through the HNSW index shared by every project.",
+    )
     fusion: str = Field(default="zscore", description="How hybrid search fuses BM25 and dense: 'zscore' or 'rrf'.")
     fusion_alpha: float = Field(default=0.5, description="Weight of BM25 in z-score fusion (dense gets 1 - alpha).")
     rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant (fusion = 'rrf').")
+    page_temperature: float = Field(
+        default=0.5,
+        ge=0,
+        description="z-score fusion: how much a page's other passages add to its best one (the temperature of a "
+        "soft maximum over the page's fused scores, in standard deviations). 0: a page counts by its best passage.",
+    )
+    page_cross_weight: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="z-score fusion: weight, in a page's score, of its best BM25 passage and its best embedding "
+        "passage fused even when they are different passages. 0: only passages fused one by one count.",
+    )
     search_threads: int = Field(
         default=0,
         ge=0,

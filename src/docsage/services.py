@@ -49,7 +49,7 @@ class Services:
 
     @cached_property
     def index(self) -> IndexBackend:
-        return get_index_backend(self.database)
+        return get_index_backend(self.database, self.settings)
 
     @cached_property
     def embedder(self) -> Embedder:

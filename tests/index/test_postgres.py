@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import func, select
 
 from conftest import Cli, cli_env, make_settings, open_services
-from docsage.db.models import Document
-from docsage.index.base import ChunkWrite
+from docsage.db.models import Chunk, ChunkDeletion, Document
+from docsage.index.base import ChunkWrite, IndexBackend
 from docsage.index.postgres import PostgresIndex
 from docsage.retrieval.service import Mode, RetrievalService
 from docsage.services import Services
@@ -221,3 +222,79 @@ def test_an_embedding_without_an_hnsw_index_is_searched_exactly(
         assert float(cands.dense.max()) == pytest.approx(1.0, abs=1e-6)
         assert "no HNSW index ix_chunks_embedding_hnsw_8" in caplog.text
         assert indexed.services.retrieval.search(indexed.project_id, "install", mode="dense")
+
+
+def _titles(reader: RetrievalService, project_id: str) -> set[str]:
+    return {h.heading_path for h in reader.search(project_id, "quokka notes", mode="lexical")}
+
+
+def _delete(index: IndexBackend, services: Services, project_id: str, name: str) -> None:
+    with services.database.session() as session:
+        doc_id = session.scalar(select(Document.id).where(Document.url == f"test://{name}"))
+        assert doc_id is not None
+        index.delete_documents(session, project_id, [doc_id])
+
+
+def test_a_replica_follows_deletions_through_the_log_and_after_it_was_pruned(
+    tmp_path: Path, make_docs: Callable[[Path], Path]
+) -> None:
+    """Another replica's cache masks deleted chunks from the deletion log (what went since its generation);
+    when the log was pruned past that generation it compares pks instead, and still drops exactly them."""
+    with open_services(tmp_path / "home") as services:
+        indexed = _ingest(services, make_docs(tmp_path))
+        project = indexed.project_id
+        for name in ("alpha", "bravo", "charlie", "delta"):
+            _write(services, project, indexed.source_id, name, f"quokka {name} notes")
+        reader = RetrievalService(services.database, PostgresIndex(), services.embedder, services.settings)
+        assert _titles(reader, project) == {"alpha", "bravo", "charlie", "delta"}
+
+        _delete(services.index, services, project, "alpha")  # another process's backend, as far as reader knows
+        with services.database.session() as session:
+            logged = session.scalars(select(ChunkDeletion.pk).where(ChunkDeletion.project_id == project)).all()
+        assert len(logged) == 1 and logged[0] > 0
+        assert _titles(reader, project) == {"bravo", "charlie", "delta"}
+
+        pruning = PostgresIndex()
+        pruning.keep_generations, pruning.prune_every = 0, 1  # prune the whole log at every deletion
+        _delete(pruning, services, project, "bravo")
+        with services.database.session() as session:
+            logged = session.scalars(select(ChunkDeletion.pk).where(ChunkDeletion.project_id == project)).all()
+        assert logged == [-1]  # only the marker: deletions up to its generation are no longer listed
+        assert _titles(reader, project) == {"charlie", "delta"}
+
+        _delete(services.index, services, project, "charlie")  # logged again after the marker
+        assert _titles(reader, project) == {"delta"}
+        fresh = RetrievalService(services.database, PostgresIndex(), services.embedder, services.settings)
+        assert _titles(fresh, project) == {"delta"}
+
+
+def test_exact_scan_below_the_threshold_and_hnsw_above_it_agree(
+    tmp_path: Path, make_docs: Callable[[Path], Path]
+) -> None:
+    """A project under DOCSAGE_PGVECTOR_EXACT_BELOW chunks is scanned exactly; the same project through the
+    HNSW index (threshold 0), with the default or a raised DOCSAGE_PGVECTOR_EF_SEARCH, and while another
+    project shares the index, returns the same top 10 with the same scores."""
+    docs = _manual(tmp_path, make_docs, releases=20)
+    with open_services(tmp_path / "home") as services:
+        indexed = _ingest(services, docs)
+        _ingest(services, docs)  # a second project: the index holds both, the first is half of it
+        with services.database.session() as session:
+            chunks = session.scalar(
+                select(func.count()).select_from(Chunk).where(Chunk.project_id == indexed.project_id)
+            )
+        assert chunks is not None and chunks > 20
+        below = Services(services.settings.model_copy(update={"pgvector_exact_below": chunks + 1}))
+        above = Services(services.settings.model_copy(update={"pgvector_exact_below": chunks}))
+        wide = Services(services.settings.model_copy(update={"pgvector_exact_below": 0, "pgvector_ef_search": 1000}))
+        try:
+            assert isinstance(above.index, PostgresIndex) and above.index.exact_below == chunks
+            assert isinstance(wide.index, PostgresIndex) and wide.index.ef_search == 1000
+            for query in QUERIES:
+                exact = below.retrieval.search(indexed.project_id, query, top_k=10, mode="dense")
+                for ann in (above, wide):
+                    found = ann.retrieval.search(indexed.project_id, query, top_k=10, mode="dense")
+                    assert [h.chunk_id for h in found] == [h.chunk_id for h in exact], query
+                    assert [h.dense_score for h in found] == pytest.approx([h.dense_score for h in exact], abs=1e-6)
+        finally:
+            for s in (below, above, wide):
+                s.database.dispose()

@@ -174,6 +174,18 @@ class Chunk(Base):
     embedding: Mapped[bytes] = mapped_column(Embedding)  # float32, L2-normalised
 
 
+class ChunkDeletion(Base):
+    """A deleted chunk's pk under the project generation that deleted it, so every process's index cache masks
+    exactly what went since its generation instead of comparing all of a project's pks (index/cache.py).
+    PostgreSQL's index backend writes them; a row with pk -1 says those up to its generation were pruned."""
+
+    __tablename__ = "chunk_deletions"
+    __table_args__ = (Index("ix_chunk_deletions_project_generation", "project_id", "generation"),)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(Integer)
+
+
 class IngestRun(Base):
     __tablename__ = "ingest_runs"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

@@ -41,7 +41,8 @@ class CandidateSet:
     candidate, plus each list's own scores (the fusion normalises with their statistics).
 
     `lexical` is BM25 (0 when no query term occurs), `dense` the cosine similarity; the ranks are 1-based
-    positions in each top list, 0 when the chunk is not in it.
+    positions in each top list, 0 when the chunk is not in it. `documents` codes each candidate's document
+    (equal codes: chunks of one page; the codes mean nothing beyond one search).
     """
 
     pks: npt.NDArray[np.int64]
@@ -51,11 +52,12 @@ class CandidateSet:
     dense_rank: npt.NDArray[np.int64]
     lexical_top: npt.NDArray[np.float32]
     dense_top: npt.NDArray[np.float32]
+    documents: npt.NDArray[np.int32]
 
     @classmethod
     def empty(cls) -> CandidateSet:
         f, i = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        return cls(i, f, f, i, i, f, f)
+        return cls(i, f, f, i, i, f, f, np.zeros(0, dtype=np.int32))
 
 
 class IndexBackend(Protocol):

@@ -20,9 +20,12 @@ from sqlalchemy.orm import Session
 
 from docsage.db.models import Chunk
 from docsage.db.projects import ProjectRepository
-from docsage.index.lexical import LexicalPostings
+from docsage.index.postings import LexicalPostings
 
 REBUILD_DEAD_FRACTION = 0.3  # past this share of deleted rows, rebuild the arrays instead of masking
+# Chunks read per query while syncing: the analyzed text of a 1M-chunk project is ~0.5 GB of Python strings
+# read at once, which alone would take a replica past its memory budget; a batch is ~15 MB.
+SYNC_BATCH = 20_000
 
 
 @dataclass
@@ -37,9 +40,21 @@ class ProjectArrays:
     alive: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     sources: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     source_codes: dict[str, int] = field(default_factory=dict)
+    # Each row's document as a small integer (equal codes: same page), so that search can rank pages by all
+    # of their passages (retrieval/hybrid.py) without a query per search.
+    documents: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    document_codes: dict[str, int] = field(default_factory=dict)
     vectors: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     lexical: LexicalPostings = field(default_factory=LexicalPostings)
-    pk_row: dict[int, int] = field(default_factory=dict)
+
+    def rows_of(self, pks: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Row of each pk, -1 where this process has no row for it (pks are appended in increasing order, so a
+        binary search: a dict of a million pks took ~100 MB)."""
+        known = self.pks[: self.n]
+        rows = np.searchsorted(known, pks)
+        found = rows < len(known)
+        found[found] = known[rows[found]] == pks[found]
+        return np.where(found, rows, -1)
 
     def dead_fraction(self) -> float:
         return 1.0 - float(self.alive[: self.n].sum()) / self.n if self.n else 0.0
@@ -71,12 +86,19 @@ def _grow(arr: npt.NDArray[np.generic], need: int) -> npt.NDArray[np.generic]:
     return out
 
 
+# The pks of a project's chunks deleted after a generation, or None when the backend cannot tell.
+DeletionLog = Callable[[Session, str, int], "npt.NDArray[np.int64] | None"]
+
+
 class ProjectCache:
     """The arrays of every project this process searched, each synced on use when its generation moved."""
 
-    def __init__(self, data_version: Callable[[], int | None], with_vectors: bool) -> None:
+    def __init__(
+        self, data_version: Callable[[], int | None], with_vectors: bool, deletions: DeletionLog | None = None
+    ) -> None:
         self._data_version = data_version
         self._with_vectors = with_vectors
+        self._deletions = deletions
         self._projects: dict[str, ProjectArrays] = {}
         self._lock = threading.Lock()
 
@@ -106,11 +128,18 @@ class ProjectCache:
             return cached
 
     def _mask_deleted(self, session: Session, project_id: str, arrays: ProjectArrays) -> None:
-        """Mask rows whose chunk is gone. Rows at or below max_pk can only disappear, never appear, so when the
-        database holds as many of them as are alive here nothing was deleted (one count instead of every pk)."""
+        """Mask rows whose chunk is gone: from the backend's deletion log when it keeps one, else by comparing
+        pks. Rows at or below max_pk can only disappear, never appear, so when the database holds as many of
+        them as are alive here nothing was deleted (one count instead of every pk)."""
         alive = int(np.count_nonzero(arrays.alive[: arrays.n]))
         if not alive:
             return
+        if self._deletions is not None:
+            gone = self._deletions(session, project_id, arrays.generation)
+            if gone is not None:
+                rows = arrays.rows_of(gone)
+                arrays.alive[rows[rows >= 0]] = False
+                return
         old = (Chunk.project_id == project_id, Chunk.pk <= arrays.max_pk)
         if session.scalar(select(func.count()).select_from(Chunk).where(*old)) == alive:
             return
@@ -120,16 +149,19 @@ class ProjectCache:
     def _sync(self, session: Session, project_id: str, arrays: ProjectArrays) -> None:
         """Mask rows whose chunk is gone, then append chunks written since the last sync (pks only grow)."""
         self._mask_deleted(session, project_id, arrays)
-        columns: list[Any] = [Chunk.pk, Chunk.source_id, Chunk.lex]
+        columns: list[Any] = [Chunk.pk, Chunk.source_id, Chunk.lex, Chunk.document_id]
         if self._with_vectors:
             columns.append(Chunk.embedding)
-        rows: list[Any] = list(
-            session.execute(
-                select(*columns).where(Chunk.project_id == project_id, Chunk.pk > arrays.max_pk).order_by(Chunk.pk)
-            )
-        )
-        if not rows:
-            return
+        while True:
+            query = select(*columns).where(Chunk.project_id == project_id, Chunk.pk > arrays.max_pk)
+            rows: list[Any] = list(session.execute(query.order_by(Chunk.pk).limit(SYNC_BATCH)))
+            if not rows:
+                return
+            self._append(arrays, rows)
+            if len(rows) < SYNC_BATCH:
+                return
+
+    def _append(self, arrays: ProjectArrays, rows: list[Any]) -> None:
         start, need = arrays.n, arrays.n + len(rows)
         arrays.pks = _grow(arrays.pks, need)  # type: ignore[assignment]
         arrays.alive = _grow(arrays.alive, need)  # type: ignore[assignment]
@@ -138,13 +170,15 @@ class ProjectCache:
         arrays.alive[start:need] = True
         codes = arrays.source_codes
         arrays.sources[start:need] = [codes.setdefault(r[1], len(codes)) for r in rows]
+        arrays.documents = _grow(arrays.documents, need)  # type: ignore[assignment]
+        docs = arrays.document_codes
+        arrays.documents[start:need] = [docs.setdefault(r[3], len(docs)) for r in rows]
         if self._with_vectors:
-            dim = len(rows[0][3]) // 4
+            dim = len(rows[0][4]) // 4
             if arrays.vectors.shape[1:] != (dim,):
                 arrays.vectors = np.zeros((0, dim), dtype=np.float32)
             arrays.vectors = _grow(arrays.vectors, need)  # type: ignore[assignment]
-            blob = b"".join(r[3] for r in rows)
+            blob = b"".join(r[4] for r in rows)
             arrays.vectors[start:need] = np.frombuffer(blob, dtype=np.float32).reshape(-1, dim)
         arrays.lexical.add(start, [r[2] for r in rows])
-        arrays.pk_row.update((int(r[0]), start + i) for i, r in enumerate(rows))
         arrays.n, arrays.max_pk = need, int(rows[-1][0])

@@ -4,31 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from docsage.config import Settings
 from docsage.db.engine import Database
 from docsage.errors import DocsageError
 from docsage.index.base import IndexBackend
 
 
-def _sqlite(database: Database) -> IndexBackend:
+def _sqlite(database: Database, settings: Settings) -> IndexBackend:
     from docsage.index.sqlite import SQLiteIndex
 
     return SQLiteIndex(database.data_version)
 
 
-def _postgresql(database: Database) -> IndexBackend:
+def _postgresql(database: Database, settings: Settings) -> IndexBackend:
     from docsage.index.postgres import PostgresIndex
 
-    return PostgresIndex(database.data_version)
+    return PostgresIndex(database.data_version, settings.pgvector_exact_below, settings.pgvector_ef_search)
 
 
-BACKENDS: dict[str, Callable[[Database], IndexBackend]] = {"sqlite": _sqlite, "postgresql": _postgresql}
-_backends: dict[str, IndexBackend] = {}
+BACKENDS: dict[str, Callable[[Database, Settings], IndexBackend]] = {"sqlite": _sqlite, "postgresql": _postgresql}
+_backends: dict[tuple[str, int, int], IndexBackend] = {}
 
 
-def get_index_backend(database: Database) -> IndexBackend:
-    if database.url not in _backends:
+def get_index_backend(database: Database, settings: Settings) -> IndexBackend:
+    """One backend per database and index settings (its caches are shared by everything using them)."""
+    key = (database.url, settings.pgvector_exact_below, settings.pgvector_ef_search)
+    if key not in _backends:
         dialect = database.engine.dialect.name
         if dialect not in BACKENDS:
             raise DocsageError(f"no index backend for {dialect} databases (supported: {', '.join(BACKENDS)})")
-        _backends[database.url] = BACKENDS[dialect](database)
-    return _backends[database.url]
+        _backends[key] = BACKENDS[dialect](database, settings)
+    return _backends[key]

@@ -88,6 +88,7 @@ class SQLiteIndex:
             dense_rank[rows],
             lexical[lex_top],
             dense[dense_top],
+            arrays.documents[rows],
         )
 
     def term_weights(self, session: Session, project_id: str, terms: list[str]) -> dict[str, float]:
