@@ -498,6 +498,35 @@ def test_posts_without_the_csrf_token_are_refused(dash: Dashboard) -> None:
         assert "csrf-control" in client.get(url).text
 
 
+def create_integration_through_form(page: Page, dash: Dashboard, name: str, kind: str, external_id: str) -> None:
+    page.goto(f"/admin/projects/{dash.project}/integrations")
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Create integration"))
+    form.get_by_label("Name").fill(name)
+    form.get_by_label("Type").select_option(kind)
+    form.get_by_label("Slack / Discord id").fill(external_id)
+    with page.expect_navigation():
+        form.get_by_role("button", name="Create integration").click()
+
+
+def test_a_slack_channel_is_connected_from_the_dashboard_by_its_id(admin: Page, dash: Dashboard) -> None:
+    page = admin
+    create_integration_through_form(page, dash, "#support", "SLACK_CHANNEL", " C0456EFGH ")
+    row = page.locator("tr").filter(has_text="#support")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("SLACK_CHANNEL")
+    expect(row.locator("td").nth(3)).to_have_text("C0456EFGH")
+    listed = dash.cli.json("integration", "list", "--project", dash.project)
+    assert [i.get("external_id") for i in listed if i["name"] == "#support"] == ["C0456EFGH"], listed
+
+    # a channel answered by one integration only; an id on a type it cannot apply to: a clear refusal, nothing added
+    create_integration_through_form(page, dash, "#support again", "SLACK_CHANNEL", "C0456EFGH")
+    expect(page.get_by_role("alert")).to_contain_text("already answered by another SLACK_CHANNEL integration")
+    create_integration_through_form(page, dash, "site widget", "WIDGET", "C0456EFGH")
+    expect(page.get_by_role("alert")).to_contain_text("an external id applies to")
+    names = [i["name"] for i in dash.cli.json("integration", "list", "--project", dash.project)]
+    assert "#support again" not in names and "site widget" not in names, names
+
+
 # --- 5. conversations ------------------------------------------------------------------------------------------
 
 

@@ -224,10 +224,11 @@ def create_integration(
     login: LoginDep,
     integration_type: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
+    external_id: Annotated[str, Form(max_length=200)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(login, csrf)
-    services.projects.create_integration(project_id, integration_type, name)
+    services.projects.create_integration(project_id, integration_type, name, external_id=external_id)
     return back(f"/admin/projects/{project_id}/integrations")
 
 
