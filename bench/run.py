@@ -24,6 +24,7 @@ def main() -> int:
             str(SHARED / "anthropic_docs" / "queries.jsonl"),
         ],
         [str(docsage), "eval", "--dataset", str(SHARED / "scifact"), "--dataset", str(SHARED / "anthropic_docs")],
+        [sys.executable, "-m", "bench.pages"],
         [sys.executable, "-m", "bench.api"],
         [sys.executable, "-m", "bench.agents"],
         [sys.executable, "-m", "bench.sse"],

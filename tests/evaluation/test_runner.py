@@ -59,7 +59,7 @@ def test_eval_reports_three_modes_and_scores_the_toy_queries(run_cli: Cli, tmp_p
     assert report["documents"] == len(CORPUS)
     assert report["queries"] == len(QUERIES)
     assert report["chunks"] >= len(CORPUS)
-    assert set(report["results"]) == {"lexical", "dense", "hybrid-rrf", "hybrid"}
+    assert set(report["results"]) == {"lexical", "dense", "hybrid-rrf", "hybrid-passages", "hybrid"}
     for mode, figures in report["results"].items():
         for metric in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
             assert 0.0 <= figures[metric] <= 1.0, (mode, metric, figures[metric])

@@ -179,19 +179,20 @@ def _page_text(docs: Path, page: str, cache: dict[str, str]) -> str:
     return cache[page]
 
 
+def page_path(url: str, docs: Path) -> str:
+    """A document's page as questions.jsonl names it: the path relative to docs/ of a file:// URL into it, else
+    the URL without its fragment."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        target = Path(unquote(parsed.path))
+        if target.is_relative_to(docs):
+            return target.relative_to(docs).as_posix()
+    return url.split("#", 1)[0]
+
+
 def cited_pages(answer: str, docs: Path) -> list[str]:
     """The pages an answer links to, in order: paths relative to docs/ for file:// links into it, else the URL."""
-    pages: list[str] = []
-    for url in _LINKED_CITATION.findall(answer):
-        parsed = urlparse(url)
-        page = url.split("#", 1)[0]
-        if parsed.scheme == "file":
-            target = Path(unquote(parsed.path))
-            if target.is_relative_to(docs):
-                page = target.relative_to(docs).as_posix()
-        if page not in pages:
-            pages.append(page)
-    return pages
+    return list(dict.fromkeys(page_path(url, docs) for url in _LINKED_CITATION.findall(answer)))
 
 
 @dataclass

@@ -32,6 +32,11 @@ def mrr_at_k(ranking: list[str], rels: dict[str, int], k: int) -> float:
     return 0.0
 
 
+def success_at_k(ranking: list[str], rels: dict[str, int], k: int) -> float:
+    """1 when a relevant document is among the first k ("the right page in the top 3"), else 0."""
+    return 1.0 if any(rels.get(d, 0) > 0 for d in ranking[:k]) else 0.0
+
+
 def evaluate(qrels: Qrels, run: Run) -> dict[str, float]:
     """Averages over every query with at least one relevant document; a query without results scores 0."""
     queries = [q for q, rels in qrels.items() if any(r > 0 for r in rels.values())]

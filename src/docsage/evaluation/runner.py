@@ -16,14 +16,16 @@ from docsage.evaluation.beir import BeirDataset, load_beir
 from docsage.evaluation.metrics import dedupe, evaluate
 from docsage.ingest.documents import ConnectorItem, FetchedDocument
 from docsage.ingest.service import IngestProgress
-from docsage.retrieval.service import Mode
+from docsage.retrieval.service import PASSAGE_ZSCORE, Mode
 from docsage.services import Services
 
-# (reported name, mode, fusion): the RRF row shows what the default z-score fusion is measured against.
+# (reported name, mode, fusion): the RRF and passage-by-passage rows show what the default fusion (z-scores,
+# pages ranked by all of their passages) is measured against in the same run.
 VARIANTS: tuple[tuple[str, Mode, str | None], ...] = (
     ("lexical", "lexical", None),
     ("dense", "dense", None),
     ("hybrid-rrf", "hybrid", "rrf"),
+    ("hybrid-passages", "hybrid", PASSAGE_ZSCORE),
     ("hybrid", "hybrid", None),
 )
 

@@ -14,12 +14,14 @@ from docsage.errors import InvalidInputError
 from docsage.index.base import CandidateSet, IndexBackend
 from docsage.index.lexical import analyze
 from docsage.retrieval.coverage import Coverage, CoverageRule, judge
-from docsage.retrieval.hybrid import rrf, zscore
+from docsage.retrieval.hybrid import by_page, rrf, zscore
 from docsage.retrieval.types import Hit
 
 Mode = Literal["hybrid", "lexical", "dense"]
 MODES = ("hybrid", "lexical", "dense")
 FUSIONS = ("zscore", "rrf")
+# Z-score fusion passage by passage, without the page terms: what `docsage eval` measures the default against.
+PASSAGE_ZSCORE = "zscore-passages"
 
 
 def prune_to_chars(hits: list[Hit], max_chars: int) -> list[Hit]:
@@ -57,8 +59,11 @@ class RetrievalService:
             scores = np.where(cands.dense_rank > 0, cands.dense.astype(np.float64), -np.inf)
         elif fusion == "rrf":
             scores = rrf(cands, self.settings.rrf_k)
-        else:
+        elif fusion == PASSAGE_ZSCORE:
             scores = zscore(cands, self.settings.fusion_alpha)
+        else:
+            s = self.settings
+            scores = by_page(cands, s.fusion_alpha, s.page_temperature, s.page_cross_weight)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [(int(i), float(scores[i])) for i in order if np.isfinite(scores[i])]
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 class Hit:
     """One retrieved chunk with the document it belongs to.
 
-    `score` is the fused (RRF) score used for ranking; `dense_score` is the cosine similarity of the chunk
-    to the query (an absolute figure, used for uncertainty), `lexical_rank`/`dense_rank` are 1-based ranks
-    in each retriever (0 when that retriever did not return the chunk).
+    `score` is the fused score used for ranking (hybrid: z-scores, a page's other passages included, or RRF);
+    `dense_score` is the cosine similarity of the chunk to the query (an absolute figure, used for uncertainty),
+    `lexical_rank`/`dense_rank` are 1-based ranks in each retriever (0 when that retriever did not return the
+    chunk).
     """
 
     chunk_id: str
