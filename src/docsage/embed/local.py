@@ -17,25 +17,27 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
 COUNT_SLICE = 64  # texts per tokenizer call when counting (see count_tokens)
 
 
-def _session(threads: int, *, spin: bool) -> ort.InferenceSession:
+def _session(model: str, threads: int, *, spin: bool) -> ort.InferenceSession:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-    return ort.InferenceSession(str(MODEL_DIR / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
 class MiniLMEmbedder:
     """384-d MiniLM embeddings; mean-pooled over the attention mask and L2-normalised."""
 
-    def __init__(self, threads: int = 0, batch_size: int = 32) -> None:
+    def __init__(self, threads: int = 0, batch_size: int = 32, model_path: str = "") -> None:
+        """`model_path`: another build of the same model (bench/ingest.py compares graph layouts)."""
         # Batches (ingestion) use every core; single queries get their own one-thread session. Neither spin-waits:
         # idle spinning threads starved the numpy vector search that follows a query embedding (100k-chunk dense
         # search: 4 ms quiet, 11 ms behind spinning threads) and, with ingestion running in the server, held
         # /healthz up to 0.3 s; without spinning ingestion was no slower (18 vs 18 texts/s on two cores).
         # One thread embeds a short query as fast as two (2.2 ms).
-        self._session = _session(threads or (os.cpu_count() or 1), spin=False)
-        self._query_session = _session(1, spin=False)
+        model = model_path or str(MODEL_DIR / "model.onnx")
+        self._session = _session(model, threads or (os.cpu_count() or 1), spin=False)
+        self._query_session = _session(model, 1, spin=False)
         self._tokenizer = Tokenizer.from_file(str(MODEL_DIR / "tokenizer.json"))
         # tokenizer.json ships truncation 128 and fixed padding 128: both would silently cut and slow us.
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from docsage.ingest.parse import ParsedDocument
+from docsage.ingest.repeats import collapse_repeated_lines
 
 TokenCounter = Callable[[list[str]], list[int]]
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]: counted by count_tokens on whole texts, not on pieces
@@ -41,10 +42,13 @@ def context_line(title: str, heading_path: tuple[str, ...]) -> str:
 class Chunker:
     """Packs a document's blocks into chunks of at most `max_tokens` tokens including the context line."""
 
-    def __init__(self, count_tokens: TokenCounter, max_tokens: int, min_budget: int = 48) -> None:
+    def __init__(
+        self, count_tokens: TokenCounter, max_tokens: int, min_budget: int = 48, *, collapse_repeats: bool = True
+    ) -> None:
         self.count = count_tokens
         self.max_tokens = max_tokens
         self.min_budget = min_budget
+        self.collapse_repeats = collapse_repeats  # off only to measure the lever (bench/ingest.py)
 
     def _pieces_count(self, texts: list[str]) -> list[int]:
         return [max(n - SPECIAL_TOKENS, 0) for n in self.count(texts)] if texts else []
@@ -96,7 +100,14 @@ class Chunker:
         drafts: list[tuple[str, str]] = []  # (context, text)
         contexts = [context_line(doc.title, s.heading_path) for s in doc.sections]
         ctx_counts = self._pieces_count(contexts)
-        all_blocks = [b.text for s in doc.sections for b in s.blocks]
+        # Log dumps and printed output in documentation code blocks: runs of lines differing only in numbers are
+        # collapsed (see repeats.py); the document's own text keeps them. Source files are left whole.
+        all_blocks = [
+            collapse_repeated_lines(b.text) if b.collapsible and self.collapse_repeats else b.text
+            for s in doc.sections
+            for b in s.blocks
+        ]
+        block_texts = iter(all_blocks)
         block_counts = iter(self._pieces_count(all_blocks))
         for section, full_ctx, full_n in zip(doc.sections, contexts, ctx_counts, strict=True):
             ctx, ctx_n = full_ctx, full_n
@@ -107,8 +118,8 @@ class Chunker:
             cur: list[str] = []
             size = 0
             for block in section.blocks:
-                n = next(block_counts)
-                parts = [block.text] if n <= budget else self._split(block.text, block.is_code, budget)
+                text, n = next(block_texts), next(block_counts)
+                parts = [text] if n <= budget else self._split(text, block.is_code, budget)
                 counts = [n] if n <= budget else self._pieces_count(parts)
                 for part, pn in zip(parts, counts, strict=True):
                     if cur and size + pn > budget:

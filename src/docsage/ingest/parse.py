@@ -16,6 +16,9 @@ from docsage.errors import InvalidInputError
 class Block:
     text: str
     is_code: bool = False
+    # A code block in a documentation page (where printed output and log dumps live): runs of lines differing
+    # only in numbers may be collapsed when chunking. Source files (code.py) never are.
+    collapsible: bool = False
 
 
 @dataclass
@@ -104,7 +107,7 @@ def parse_markdown(text: str, url: str = "", title_hint: str = "") -> ParsedDocu
                 if lines[i].strip().startswith(marker[0] * len(marker)) and not lines[i].strip().strip(marker[0]):
                     break
                 i += 1
-            sections[-1].blocks.append(Block("\n".join(code), is_code=True))
+            sections[-1].blocks.append(Block("\n".join(code), is_code=True, collapsible=True))
             i += 1
             continue
         atx = ATX.match(line)

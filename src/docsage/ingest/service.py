@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Iterable
@@ -28,6 +29,34 @@ from docsage.jobs.service import JobContext, JobFailedError, JobService
 
 log = logging.getLogger(__name__)
 EMBED_POOL = 256  # chunks gathered before one embed + write transaction; bigger pools batch by length better
+# Identical chunk texts (boilerplate repeated across pages: a licence footer, a shared admonition) are embedded
+# once per run; the vectors kept for reuse are capped (384-d float32: 20,000 vectors are 31 MB).
+RUN_VECTOR_CACHE = 20_000
+
+
+class _RunVectors:
+    """Vectors already computed in this run, by embed text: a repeated chunk is embedded once."""
+
+    def __init__(self, embedder: Embedder, limit: int = RUN_VECTOR_CACHE) -> None:
+        self.embedder = embedder
+        self.limit = limit
+        self.vectors: dict[bytes, np.ndarray] = {}
+        self.reused = 0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        keys = [hashlib.blake2b(t.encode(), digest_size=16).digest() for t in texts]
+        todo: dict[bytes, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in self.vectors:
+                todo.setdefault(key, text)
+        fresh = dict(zip(todo, self.embedder.embed_documents(list(todo.values())), strict=True)) if todo else {}
+        self.reused += len(texts) - len(todo)
+        rows = [fresh[k] if k in fresh else self.vectors[k] for k in keys]
+        for key, vector in fresh.items():
+            if len(self.vectors) >= self.limit:
+                break
+            self.vectors[key] = vector
+        return np.stack(rows).astype(np.float32, copy=False)
 
 
 class IngestProgress(Protocol):
@@ -161,6 +190,7 @@ class IngestService:
         pending_chunks = 0
         embedded = 0
         produced = 0
+        run_vectors = _RunVectors(self.embedder)
         try:
             for item in items:
                 if isinstance(item, FetchFailure):
@@ -196,11 +226,13 @@ class IngestService:
                 produced += len(drafts)
                 progress.chunks(produced)
                 if pending_chunks >= EMBED_POOL:
-                    embedded += self._flush(source, pending, summary)
+                    embedded += self._flush(source, pending, summary, run_vectors)
                     progress.embedded(embedded)
                     pending, pending_chunks = [], 0
-            embedded += self._flush(source, pending, summary)
+            embedded += self._flush(source, pending, summary, run_vectors)
             progress.embedded(embedded)
+            if run_vectors.reused:
+                log.info("source %s: %d repeated chunk texts reused their vector", source.id, run_vectors.reused)
             if complete_listing:
                 gone = [doc_id for url, (doc_id, _, _) in known.items() if url not in seen]
                 self._delete(source.project_id, gone)
@@ -220,12 +252,13 @@ class IngestService:
         summary.failed += 1
         summary.failures.append({"url": url, "reason": reason, "kind": "failed"})
 
-    def _flush(self, source: Source, pending: list[_Pending], summary: IngestSummary) -> int:
-        """Embed the pooled chunks, then write all pooled documents in one transaction."""
+    def _flush(self, source: Source, pending: list[_Pending], summary: IngestSummary, run_vectors: _RunVectors) -> int:
+        """Embed the pooled chunks (each distinct text once per run), then write the pooled documents in one
+        transaction."""
         if not pending:
             return 0
         texts = [d.embed_text for p in pending for d in p.drafts]
-        vectors = self.embedder.embed_documents(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+        vectors = run_vectors.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
         offset = 0
         with self.database.session() as session:
             docs = DocumentRepository(session)
