@@ -234,11 +234,21 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"docsage serve on port {port} did not start")
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The process's highest resident set so far (Linux's VmHWM), MB; 0 where /proc does not say."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0")
+    return int(kb) / 1024
+
+
 def replica_memory(cache: Path, url: str, built: Built, queries: list[str]) -> list[Figure]:
     """RSS of a real `docsage serve` per backend after it answered /retrieval/, and its first answer's time."""
     from bench.api import free_port
 
-    results: dict[str, tuple[float, float]] = {}
+    results: dict[str, tuple[float, float, float]] = {}
     for name, home, db_url, project in (
         ("pg", cache / "pg-home", url, built.pg_project),
         ("lite", cache / "sqlite-home", "", built.lite_project),
@@ -257,14 +267,16 @@ def replica_memory(cache: Path, url: str, built: Built, queries: list[str]) -> l
                 first = time.perf_counter() - start
                 for q in queries[1:20]:
                     client.post(path, json={"query": q}).raise_for_status()
-            results[name] = (psutil.Process(proc.pid).memory_info().rss / 2**20, first)
+            results[name] = (psutil.Process(proc.pid).memory_info().rss / 2**20, first, peak_rss_mb(proc.pid))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    (pg_rss, pg_first), (lite_rss, lite_first) = results["pg"], results["lite"]
+    (pg_rss, pg_first, pg_peak), (lite_rss, lite_first, lite_peak) = results["pg"], results["lite"]
     return [
         Figure(f"replica RSS after /retrieval/ at {built.chunks:,} chunks, PostgreSQL", pg_rss, "MB", "SQLite",
                lite_rss),
+        Figure("  replica peak RSS (VmHWM: start, reading the project, 20 answers)", pg_peak, "MB", "SQLite",
+               lite_peak),
         Figure("  first /retrieval/ answer of a fresh replica (reads the project)", pg_first, "s", "SQLite",
                lite_first),
     ]  # fmt: skip

@@ -40,13 +40,14 @@ class Settings(BaseSettings):
     retrieval_top_k: int = Field(default=8, description="Passages given to the answer engine.")
     retrieval_candidates: int = Field(default=300, description="Candidates taken from each retriever before fusion.")
     pgvector_ef_search: int = Field(
-        default=0,
+        default=800,
         ge=0,
         le=1000,
-        description="PostgreSQL: HNSW search breadth (pgvector's hnsw.ef_search) for the dense candidates. 0: "
-        "DOCSAGE_RETRIEVAL_CANDIDATES, the fewest that fills the candidate list (recall@10 0.99 at 1M chunks); "
-        "higher finds more of the exact neighbours and costs more time. A project that is a share of a table "
-        "shared with others gets proportionally more, up to 1000 (pgvector filters after the index scan).",
+        description="PostgreSQL: HNSW search breadth (pgvector's hnsw.ef_search) for the dense candidates, at "
+        "least DOCSAGE_RETRIEVAL_CANDIDATES (0: just that). Higher finds more of the exact neighbours and costs "
+        "more time (800: recall@10 0.99 instead of 0.96 at 100k chunks for 4 ms; docs/retrieval.md). A project "
+        "that is a share of a table shared with others gets proportionally more, up to 1000 (pgvector filters "
+        "after the index scan).",
     )
     pgvector_exact_below: int = Field(
         default=20_000,
