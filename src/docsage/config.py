@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         le=1000,
         description="PostgreSQL: HNSW search breadth (pgvector's hnsw.ef_search) for the dense candidates, at "
         "least DOCSAGE_RETRIEVAL_CANDIDATES (0: just that). Higher finds more of the exact neighbours and costs "
-        "more time (800: recall@10 0.99 instead of 0.96 at 100k chunks for 4 ms; docs/retrieval.md). A project "
+        "more time (800: recall@10 0.99 instead of 0.96 at 100k chunks for ~5 ms; docs/retrieval.md). A project "
         "that is a share of a table shared with others gets proportionally more, up to 1000 (pgvector filters "
         "after the index scan).",
     )
