@@ -1,4 +1,8 @@
-"""Bundled offline embedder: all-MiniLM-L6-v2 as per-channel int8 ONNX, run by onnxruntime."""
+"""Bundled offline embedder: all-MiniLM-L6-v2 as per-channel int8 ONNX, run by onnxruntime.
+
+The graph uses ONNX Runtime's fused transformer operators (QAttention, BiasGelu, SkipLayerNormalization), built
+by scripts/build_minilm_onnx.py: 1.39x the unfused int8 graph's speed on the same chunks, same cosine (0.9945)
+to the fp32 reference (docs/ingestion.md)."""
 
 from __future__ import annotations
 
@@ -50,7 +54,7 @@ class MiniLMEmbedder:
 
     @property
     def name(self) -> str:
-        return "local/all-MiniLM-L6-v2-int8"
+        return "local/all-MiniLM-L6-v2-int8-fused"  # a new name re-embeds documents indexed by the unfused file
 
     @property
     def dimension(self) -> int:
