@@ -55,3 +55,25 @@ def test_demo_serves_the_widget_and_citations_that_open(
 def test_demo_with_a_missing_docs_folder_is_a_clear_error(run_cli: Cli, tmp_path: Path) -> None:
     result = run_cli("demo", "--docs", tmp_path / "nope", "--no-serve")
     assert result.returncode == 2 and result.stderr.startswith("error:"), (result.stdout, result.stderr)
+
+
+def test_a_demo_from_another_checkout_replaces_the_earlier_demo_folder_and_keeps_sources_added_by_hand(
+    run_cli: Cli, tmp_path: Path, make_docs: Callable[[Path], Path]
+) -> None:
+    # `make run` in two clones shares one home: the second must not answer from both folders, each page twice.
+    first, second = make_docs(tmp_path / "clone-a"), make_docs(tmp_path / "clone-b")
+    notes = tmp_path / "team-notes"
+    notes.mkdir()
+    (notes / "oncall.md").write_text("# On-call\n\nPage the Skyloom on-call engineer through PagerDuty.\n")
+    with serve(run_cli.home, command=["demo", "--docs", first]):
+        pass
+    project = run_cli.json("project", "list")[0]["id"]
+    run_cli.json("source", "add", "--project", project, "--type", "folder", "--path", notes, "--name", "notes")
+
+    with serve(run_cli.home, command=["demo", "--docs", second]) as server:
+        answer = ask(server, "How do I verify webhook signatures?")
+        urls = [s["url"] for s in answer["sources"]]
+        assert urls[0] == f"{server.base_url}/demo/docs/webhooks.html", urls
+        assert len(urls) == len(set(urls)), f"a page cited twice: {urls}"
+    locations = {s["location"] for s in run_cli.json("source", "list", "--project", project)}
+    assert locations == {str(second.resolve()), str(notes.resolve())}, locations

@@ -253,6 +253,12 @@ def worker(
     runner.stop(timeout_s=60)
 
 
+def _served_by_a_demo(options: dict[str, object]) -> bool:
+    """A folder source `docsage demo` added: its pages are cited at some demo server's /demo/docs/."""
+    template = options.get("url_template")
+    return isinstance(template, str) and template.endswith("/demo/docs/{path}")
+
+
 def demo(
     docs: Annotated[str, typer.Option("--docs", help="Folder of documentation to serve.")] = "docs",
     name: Annotated[str, typer.Option("--name", help="Project name.")] = "demo",
@@ -272,12 +278,19 @@ def demo(
     # Citations point at this server, which serves the folder under /demo/docs/ (file:// links do not open
     # from a web page). Served elsewhere (--no-serve), they stay file:// paths.
     options = {} if no_serve else {"url_template": f"{origin}/demo/docs/{{path}}"}
-    source = next(
-        (s for s in svc.projects.list_sources(project.id) if s.type == "folder" and s.location == folder), None
-    )
-    if source is not None and dict(source.options) != options:  # another port: its citations would be stale
-        svc.projects.remove_source(source.id)
-        source = None
+    source = None
+    for existing in svc.projects.list_sources(project.id):
+        if existing.type != "folder":
+            continue
+        if existing.location == folder and dict(existing.options) == options:
+            source = existing
+        elif existing.location == folder or _served_by_a_demo(existing.options):
+            # This folder at another address, or another checkout's demo folder: this server serves one folder
+            # under /demo/docs/, so their citations would link pages it does not serve (and answers would cite
+            # each page twice). Sources added by hand, without a /demo/docs/ address, are kept.
+            svc.projects.remove_source(existing.id)
+            if existing.location != folder:
+                console.print(f"replaced the demo folder {existing.location} with {folder}", highlight=False)
     source = source or svc.projects.add_source(project.id, "folder", folder, name=Path(folder).name, options=options)
     summary = run_ingest(source)
     console.print(_summary_line(source.name, summary), highlight=False)
