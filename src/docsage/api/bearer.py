@@ -26,14 +26,7 @@ class BearerKey:
 
     def require(self, scope: str) -> None:
         """ForbiddenError unless the key carries `scope`, saying what the key may do and how to widen it."""
-        if scope not in self.scopes:
-            kind = "public key (it has allowed origins)" if self.public else "key"
-            widened = " ".join(f"--scope {s}" for s in [*sorted(self.scopes), scope])
-            raise ForbiddenError(
-                f"this {kind} lacks the '{scope}' scope; its scopes are {', '.join(sorted(self.scopes)) or 'none'}. "
-                f"Grant it with `docsage key scopes {self.principal.key_id} --project {self.project_id} {widened}`, "
-                "or use a server-side key (no allowed origins)."
-            )
+        require_scope(scope, self.scopes, self.public, self.principal.key_id, self.project_id)
 
     def limit_chat(self, services: Services) -> None:
         self._limit(services, "chat")
@@ -50,6 +43,18 @@ class BearerKey:
             limit_chat(services, self.principal)
         else:
             limit_retrieval(services, self.principal)
+
+
+def require_scope(scope: str, scopes: frozenset[str], public: bool, key_id: str, project_id: str) -> None:
+    """ForbiddenError unless `scopes` holds `scope`, saying what the key may do and the command that widens it."""
+    if scope not in scopes:
+        kind = "public key (it has allowed origins)" if public else "key"
+        widened = " ".join(f"--scope {s}" for s in [*sorted(scopes), scope])
+        raise ForbiddenError(
+            f"this {kind} lacks the '{scope}' scope; its scopes are {', '.join(sorted(scopes)) or 'none'}. "
+            f"Grant it with `docsage key scopes {key_id} --project {project_id} {widened}`, "
+            "or use a server-side key (no allowed origins)."
+        )
 
 
 def bearer_secret(authorization: str | None) -> str | None:

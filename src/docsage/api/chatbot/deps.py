@@ -13,9 +13,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from docsage.api.bearer import authenticate_bearer, bearer_secret, require_scope
 from docsage.api.deps import ServicesDep
-from docsage.errors import AuthError, ForbiddenError
-from docsage.projects.service import is_public
 
 API_PREFIX = "/api/v1"
 
@@ -60,24 +59,10 @@ async def app_key(
     api_key: Annotated[str | None, Query(description="The key, when an Authorization header cannot be set.")] = None,
 ) -> App:
     """The key from `Authorization: Bearer …`, an `api_key` query parameter or an `api_key` JSON field."""
-    header = request.headers.get("authorization", "")
-    secret = header[7:].strip() if header.lower().startswith("bearer ") else None
-    secret = secret or api_key or await _body_api_key(request)
-    if not secret:
-        raise AuthError("missing API key: send Authorization: Bearer <key>")
-    found = services.projects.authenticate(secret)
-    if found is None or found.key.scheme != "bearer":
-        raise AuthError("invalid API key")
-    origin = request.headers.get("origin")
-    if origin is not None and origin.rstrip("/").lower() not in found.key.allowed_origins:
-        raise ForbiddenError(f"origin {origin} is not allowed for this key")
-    return App(
-        found.key.id,
-        found.key.project_id,
-        found.team_id,
-        frozenset(found.key.scopes),
-        is_public(found.key),
-    )
+    secret = bearer_secret(request.headers.get("authorization")) or api_key or await _body_api_key(request)
+    # The same checks as every bearer surface (MCP, OpenAI-compatible): unknown, revoked, X-API-KEY keys, origins.
+    key = authenticate_bearer(services, f"Bearer {secret}" if secret else None, request.headers.get("origin"))
+    return App(key.principal.key_id, key.project_id, key.principal.team_id, key.scopes, key.public)
 
 
 AppDep = Annotated[App, Depends(app_key)]
@@ -87,12 +72,7 @@ def scoped(scope: str) -> Callable[[App], Awaitable[App]]:
     """A dependency: the caller's key, which must carry `scope` (403 otherwise, saying what the key may do)."""
 
     async def require(app: AppDep) -> App:
-        if scope not in app.scopes:
-            kind = "public key (it has allowed origins)" if app.public else "key"
-            raise ForbiddenError(
-                f"this {kind} may not use {scope}; its scopes are {', '.join(sorted(app.scopes)) or 'none'}. "
-                f"Use a server-side key (no allowed origins), or add the scope with `docsage key scopes`."
-            )
+        require_scope(scope, app.scopes, app.public, app.key_id, app.project_id)
         return app
 
     return require
