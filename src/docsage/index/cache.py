@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from docsage.db.models import Chunk
 from docsage.db.projects import ProjectRepository
+from docsage.index.base import CandidateSet
 from docsage.index.postings import LexicalPostings
 
 REBUILD_DEAD_FRACTION = 0.3  # past this share of deleted rows, rebuild the arrays instead of masking
@@ -66,6 +67,30 @@ class ProjectArrays:
             wanted = [self.source_codes[s] for s in source_ids if s in self.source_codes]
             alive = alive & np.isin(self.sources[: self.n], wanted)
         return alive
+
+    def candidate_set(
+        self,
+        lexical: npt.NDArray[np.float32],
+        dense: npt.NDArray[np.float32],
+        lex_top: npt.NDArray[np.int64],
+        dense_top: npt.NDArray[np.int64],
+    ) -> CandidateSet:
+        """The union of both top lists (rows of these arrays, best first) with every candidate's scores and ranks."""
+        rows = np.unique(np.concatenate([lex_top, dense_top]))
+        lex_rank = np.zeros(self.n, dtype=np.int64)
+        lex_rank[lex_top] = np.arange(1, len(lex_top) + 1)
+        dense_rank = np.zeros(self.n, dtype=np.int64)
+        dense_rank[dense_top] = np.arange(1, len(dense_top) + 1)
+        return CandidateSet(
+            self.pks[rows],
+            lexical[rows],
+            dense[rows],
+            lex_rank[rows],
+            dense_rank[rows],
+            lexical[lex_top],
+            dense[dense_top],
+            self.documents[rows],
+        )
 
 
 def top_rows(scores: npt.NDArray[np.float32], eligible: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:

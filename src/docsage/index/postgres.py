@@ -161,21 +161,7 @@ class PostgresIndex:
         if vector is not None:
             eligible = int(np.count_nonzero(mask))
             dense_top = self._dense(session, arrays, project_id, vector, depth, source_ids, eligible, lex_top, dense)
-        rows = np.unique(np.concatenate([lex_top, dense_top]))
-        lex_rank = np.zeros(arrays.n, dtype=np.int64)
-        lex_rank[lex_top] = np.arange(1, len(lex_top) + 1)
-        dense_rank = np.zeros(arrays.n, dtype=np.int64)
-        dense_rank[dense_top] = np.arange(1, len(dense_top) + 1)
-        return CandidateSet(
-            arrays.pks[rows],
-            lexical[rows],
-            dense[rows],
-            lex_rank[rows],
-            dense_rank[rows],
-            lexical[lex_top],
-            dense[dense_top],
-            arrays.documents[rows],
-        )
+        return arrays.candidate_set(lexical, dense, lex_top, dense_top)
 
     def _dense(
         self,

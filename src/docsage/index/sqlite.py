@@ -75,21 +75,7 @@ class SQLiteIndex:
         else:
             dense = np.zeros(arrays.n, dtype=np.float32)
             dense_top = np.zeros(0, dtype=np.int64)
-        rows = np.unique(np.concatenate([lex_top, dense_top]))
-        lex_rank = np.zeros(arrays.n, dtype=np.int64)
-        lex_rank[lex_top] = np.arange(1, len(lex_top) + 1)
-        dense_rank = np.zeros(arrays.n, dtype=np.int64)
-        dense_rank[dense_top] = np.arange(1, len(dense_top) + 1)
-        return CandidateSet(
-            arrays.pks[rows],
-            lexical[rows],
-            dense[rows],
-            lex_rank[rows],
-            dense_rank[rows],
-            lexical[lex_top],
-            dense[dense_top],
-            arrays.documents[rows],
-        )
+        return arrays.candidate_set(lexical, dense, lex_top, dense_top)
 
     def term_weights(self, session: Session, project_id: str, terms: list[str]) -> dict[str, float]:
         arrays = self._cache.get(session, project_id)
