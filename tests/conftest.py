@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -27,6 +27,9 @@ from docsage.embed.registry import get_embedder
 from docsage.retrieval.types import Hit
 from docsage.services import Services
 from fakes.openai_server import FakeOpenAI
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 RATE_LIMITS = """\
 Rate limits protect the API from bursts of traffic. Each team gets 20 chat requests per minute by default.
@@ -405,6 +408,20 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright, one per test module: one sync Playwright runs at a time, and the next
+    module starts its own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 def free_port() -> int:

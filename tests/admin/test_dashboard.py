@@ -30,9 +30,9 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, Cli, LiveServer, serve, write_docs
+from conftest import Cli, LiveServer, serve, write_docs
 
 VIEWPORT = {"width": 1200, "height": 900}
 UNLIMITED = {"DOCSAGE_RATE_LIMIT_CHAT_PER_MIN": "0", "DOCSAGE_RATE_LIMIT_RETRIEVAL_PER_MIN": "0"}
@@ -164,14 +164,6 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
                 )
                 assert resp.status_code == 201, resp.text
         yield setup
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 import fakes.openai_server as fake_openai_module
-from conftest import CHROMIUM, CHROMIUM_ARGS, Cli, LiveServer, serve, write_docs
+from conftest import Cli, LiveServer, serve, write_docs
 from fakes.openai_server import FakeOpenAI
 
 REPO = Path(__file__).resolve().parents[2]
@@ -244,17 +244,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             )
             foreign.pages["/index.html"] = host_page(base, s.other_key)
             yield s
-
-
-# Module-scoped: one sync Playwright at a time, and the modules that follow (the search mode's) start their own.
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

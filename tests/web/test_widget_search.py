@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, DOCS, Cli, LiveServer, serve, write_docs
+from conftest import DOCS, Cli, LiveServer, serve, write_docs
 
 UNLIMITED = {
     "DOCSAGE_RATE_LIMIT_CHAT_PER_MIN": "0",
@@ -157,16 +157,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             pages.pages["/index.html"] = ("text/html", host_page(docsage.base_url, public))
             pages.pages["/no-search.html"] = ("text/html", host_page(docsage.base_url, public, ""))
             yield Site(cli, cli.home, docsage, pages, project, public, secret)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

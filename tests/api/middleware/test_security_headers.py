@@ -18,9 +18,9 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, Cli, LiveServer, serve, write_docs
+from conftest import Cli, LiveServer, serve, write_docs
 
 ADMIN, PASSWORD = "admin", "correct horse battery"
 UNLIMITED = {"DOCSAGE_RATE_LIMIT_CHAT_PER_MIN": "0", "DOCSAGE_RATE_LIMIT_RETRIEVAL_PER_MIN": "0"}
@@ -86,14 +86,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             )
             assert resp.status_code == 200, resp.text
         yield Setup(cli, server, project, kapa_key)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Watched:
