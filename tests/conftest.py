@@ -424,6 +424,16 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """Terminate a server the tests started; kill it if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -469,12 +479,7 @@ def serve(
             time.sleep(0.1)
         yield LiveServer(base, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture
@@ -530,12 +535,7 @@ def run_redis(directory: Path, port: int | None = None) -> Iterator[RedisServer]
                 time.sleep(0.05)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")
