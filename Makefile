@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit unit-postgresql eval bench clean node-test-deps browser-test-deps redis-test-deps
+.PHONY: run test lint typecheck unit unit-postgresql eval bench clean node-test-deps browser-test-deps redis-test-deps cpu-test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,14 @@ ENSURE_REDIS := command -v redis-server >/dev/null || (apt-get update && DEBIAN_
 redis-test-deps:
 	@$(ENSURE_REDIS)
 
-unit: $(VENV)/.installed-dev node-test-deps browser-test-deps redis-test-deps
+# Debian's qemu-user: tests/embed runs the embedder on an emulated AVX2-only CPU (no AVX-512) to check that the
+# bundled int8 model gives the same vectors on every CPU of this class.
+ENSURE_QEMU := command -v qemu-x86_64 >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-user)
+
+cpu-test-deps:
+	@$(ENSURE_QEMU)
+
+unit: $(VENV)/.installed-dev node-test-deps browser-test-deps redis-test-deps cpu-test-deps
 	$(BIN)/pytest -q
 
 # The API, ingestion, jobs and storage tests again on PostgreSQL 16 + pgvector (the pgserver wheel, started by

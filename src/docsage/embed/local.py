@@ -54,7 +54,9 @@ class MiniLMEmbedder:
 
     @property
     def name(self) -> str:
-        return "local/all-MiniLM-L6-v2-int8-fused"  # a new name re-embeds documents indexed by the unfused file
+        # A new name re-embeds documents indexed by an earlier build (the unfused graph; full-range int8 weights,
+        # whose vectors moved with the CPU's instruction set).
+        return "local/all-MiniLM-L6-v2-int8-fused-rr"
 
     @property
     def dimension(self) -> int:
