@@ -29,10 +29,14 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# $(call ensure,COMMAND,PACKAGES): a shell line that installs Debian's PACKAGES when COMMAND is missing (CI runs
+# as root on a machine where nothing was installed by hand).
+ensure = command -v $(1) >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(2))
+
 # Node and the pinned official Kapa JS clients that tests/api/kapa_clients drives; `npm ci` reruns only when
 # node_modules is missing or older than the lockfile. Without npm, install Debian's (CI runs as root).
 NODE_CLIENTS := tests/clients/node
-ENSURE_NPM := command -v npm >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm)
+ENSURE_NPM := $(call ensure,npm,nodejs npm)
 
 $(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
 	$(ENSURE_NPM)
@@ -44,20 +48,20 @@ node-test-deps: $(NODE_CLIENTS)/node_modules/.installed
 
 # Debian's Chromium for the widget's browser tests (tests/web, driven by the Playwright package; Playwright's own
 # browser download is not used). Without it, install Debian's (CI runs as root).
-ENSURE_CHROMIUM := command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+ENSURE_CHROMIUM := $(call ensure,chromium,chromium)
 
 browser-test-deps:
 	@$(ENSURE_CHROMIUM)
 
 # Debian's redis-server for the several-replica tests (tests/conftest.py starts its own on a free port).
-ENSURE_REDIS := command -v redis-server >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
+ENSURE_REDIS := $(call ensure,redis-server,redis-server)
 
 redis-test-deps:
 	@$(ENSURE_REDIS)
 
 # Debian's qemu-user: tests/embed runs the embedder on an emulated AVX2-only CPU (no AVX-512) to check that the
 # bundled int8 model gives the same vectors on every CPU of this class.
-ENSURE_QEMU := command -v qemu-x86_64 >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y qemu-user)
+ENSURE_QEMU := $(call ensure,qemu-x86_64,qemu-user)
 
 cpu-test-deps:
 	@$(ENSURE_QEMU)
@@ -78,7 +82,7 @@ eval: $(VENV)/.installed
 		--answers eval/answers/simpy --answers eval/answers/coverage
 
 # wrk drives the retrieval API throughput benchmark (bench/api.py); Debian's, installed when missing.
-ENSURE_WRK := command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
+ENSURE_WRK := $(call ensure,wrk,wrk)
 
 bench: $(VENV)/.installed-dev browser-test-deps
 	@$(ENSURE_WRK)
