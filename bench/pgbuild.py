@@ -77,6 +77,7 @@ class Built:
     truth: list[list[str]]
     build_figures: list[dict[str, Any]]
     version: int = CORPUS_VERSION
+    query_embedder: str = ""  # the embedder that embedded the questions `truth` is exact for
     seed: Seed | None = field(default=None, repr=False)
     mixture: Mixture | None = field(default=None, repr=False)
 
@@ -145,10 +146,25 @@ def build(
         built.save(cache / "built.json")
     else:
         log(f"reusing the corpus built in {cache}")
+    if built.query_embedder != pg.embedder.name:
+        built.truth = _exact_top10(settings, cache, built.lite_project, queries)
+        built.query_embedder = pg.embedder.name
+        built.save(cache / "built.json")
     built.seed, built.mixture = seed, mixture
     figures += [Figure(**f) for f in built.build_figures]
     pg.database.dispose()
     return built, figures
+
+
+def _exact_top10(settings: Settings, cache: Path, project: str, queries: list[str]) -> list[list[str]]:
+    """Each question's exact top 10 (SQLite's dense list: one product with every vector), for a corpus built
+    when the questions were embedded by another model (the recall figures must compare like with like)."""
+    log("the questions' embedder changed since the build: exact top 10s again, on SQLite")
+    lite = Services(settings.model_copy(update={"home": cache / "sqlite-home"}))
+    try:
+        return [[h.chunk_id for h in lite.retrieval.search(project, q, top_k=10, mode="dense")] for q in queries]
+    finally:
+        lite.database.dispose()
 
 
 def _build(cache: Path, pg: Services, settings: Settings, chunks: int, seed: Seed, mixture: Mixture,
@@ -206,7 +222,9 @@ def _build(cache: Path, pg: Services, settings: Settings, chunks: int, seed: See
         figures.append(Figure(f"corpus: questions' {stat} at {chunks:,} chunks", value, "", f"real chunks "
                               f"({len(seed):,})", real_stats[stat]))  # fmt: skip
     top10 = [[f"syn-{int(r)}" for r in rows[:10]] for rows in truth.rows]
-    return Built(chunks, projects["pg"][0], projects["lite"][0], top10, [f.__dict__ for f in figures])
+    built = Built(chunks, projects["pg"][0], projects["lite"][0], top10, [f.__dict__ for f in figures])
+    built.query_embedder = pg.embedder.name
+    return built
 
 
 def _serve(home: Path, url: str, port: int) -> subprocess.Popen[bytes]:

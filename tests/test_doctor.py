@@ -241,6 +241,38 @@ def test_postgresql_without_the_vector_extension_fails_then_passes(run_cli: Cli,
     assert checks(again)["pgvector"]["detail"].startswith("extension vector 0.")
 
 
+def test_postgresql_vector_index_is_reported_and_its_absence_warned(run_cli: Cli, postgres: str) -> None:
+    env = {**cli_env(run_cli.home), "DOCSAGE_DATABASE_URL": postgres}
+    migrated = subprocess.run([str(DOCSAGE_EXE), "migrate"], env=env, capture_output=True, text=True, check=False)
+    assert migrated.returncode == 0, migrated.stderr
+    found = checks(doctor(run_cli.home, {"DOCSAGE_DATABASE_URL": postgres}))
+    assert found["vector index"] == {
+        "name": "vector index",
+        "status": "ok",
+        "detail": "384 dimensions: m 16, ef_construction 64, 0 rows",
+    }
+
+    engine = sa.create_engine(postgres)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ix_chunks_embedding_hnsw_384"))
+    engine.dispose()
+    result = doctor(run_cli.home, {"DOCSAGE_DATABASE_URL": postgres})
+    assert result.returncode == 0, "a missing index is slow search, not a broken deployment"
+    missing = checks(result)["vector index"]
+    assert missing["status"] == "warn" and "docsage vector-index rebuild" in missing["detail"]
+    rebuilt = subprocess.run(
+        [str(DOCSAGE_EXE), "vector-index", "rebuild", "--m", "24", "--ef-construction", "96"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert checks(doctor(run_cli.home, {"DOCSAGE_DATABASE_URL": postgres}))["vector index"]["detail"].startswith(
+        "384 dimensions: m 24, ef_construction 96"
+    )
+
+
 def _head() -> str:
     from alembic.script import ScriptDirectory
 

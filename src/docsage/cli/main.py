@@ -14,6 +14,7 @@ from docsage.cli import mcp as mcp_cli
 from docsage.cli.doctor import doctor
 from docsage.cli.migrate import migrate_cmd
 from docsage.cli.resources import admin_app, integration_app, key_app, project_app, source_app
+from docsage.cli.vector_index import vector_index_app
 from docsage.errors import DocsageError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(key_app, name="key")
 app.add_typer(integration_app, name="integration")
 app.add_typer(source_app, name="source")
 app.add_typer(admin_app, name="admin")
+app.add_typer(vector_index_app, name="vector-index")
 app.command("ingest")(ops.ingest)
 app.command("search")(ops.search)
 app.command("ask")(ops.ask)
