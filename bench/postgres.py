@@ -9,7 +9,8 @@ SQLite home, exact neighbours, build timings), so later runs measure without reb
   (CREATE INDEX, as a deployment loads a big corpus), its size, and writes into the live index after;
 - each replica's memory: a real `docsage serve` per backend, RSS after its first /retrieval/ answer;
 - retrieval p50/p95 (hybrid, dense, lexical; query embedding included) on both backends, alternated;
-- HNSW recall@10 against exact search (numpy over every vector) across hnsw.ef_search values, with the
+- ANN recall@10 against exact search (numpy over every vector) across hnsw.ef_search (or ivfflat.probes)
+  values, with the
   dense p50 of each, and PostgreSQL's own exact scan;
 - what a replica pays to follow a write and a deletion; data_version() on both backends;
 - up to 100k chunks: BM25 as SQL over a postings table (the design not chosen) vs the in-memory postings.
@@ -39,6 +40,7 @@ from bench import pgbuild
 from bench.pgbuild import Built, log
 from docsage.benchmarks import Figure
 from docsage.config import Settings
+from docsage.db.vector_index import describe
 from docsage.index.cache import top_rows
 from docsage.index.lexical import analyze
 from docsage.index.postgres import PostgresIndex
@@ -49,7 +51,13 @@ from docsage.services import Services
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "eval"
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
-EF_SWEEP = (300, 400, 600, 800, 1000)  # hnsw.ef_search values; below the candidate depth the list runs short
+EF_SWEEP = (300, 400, 600, 800, 1000)
+PROBES_SWEEP = (
+    10,
+    20,
+    40,
+    80,
+)  # ivfflat.probes values  # hnsw.ef_search values; below the candidate depth the list runs short
 SQL_BM25_UP_TO = 100_000  # the postings table takes minutes to build past this
 
 
@@ -169,12 +177,22 @@ def bench_latency(pg: Services, lite: Services, built: Built, queries: list[str]
 
 
 def bench_recall(pg: Services, built: Built, queries: list[str]) -> list[Figure]:
-    """Recall@10 of the dense list against the exact neighbours, and its p50, for each hnsw.ef_search."""
+    """Recall@10 of the dense list against the exact neighbours, and its p50, for each hnsw.ef_search (or each
+    ivfflat.probes, when the index was rebuilt as IVFFlat with `docsage vector-index`)."""
     figures = []
-    default = pg.settings.retrieval_candidates
-    for ef in sorted({*EF_SWEEP, pg.settings.pgvector_ef_search or default}):
-        index = PostgresIndex(ef_search=ef)
-        service = RetrievalService(pg.database, index, pg.embedder, pg.settings)
+    with pg.database.engine.connect() as conn:
+        index = describe(conn, pg.embedder.dimension)
+    if index is not None and index.method == "ivfflat":
+        lists = index.lists or 100
+        sweep = {"ivfflat.probes": sorted({*PROBES_SWEEP, pg.settings.pgvector_ivfflat_probes or max(10, lists // 50)})}
+        make = {"ivfflat.probes": lambda n: PostgresIndex(ivfflat_probes=n)}
+    else:
+        default = pg.settings.retrieval_candidates
+        sweep = {"hnsw.ef_search": sorted({*EF_SWEEP, pg.settings.pgvector_ef_search or default})}
+        make = {"hnsw.ef_search": lambda n: PostgresIndex(ef_search=n)}
+    knob = next(iter(sweep))
+    for value in sweep[knob]:
+        service = RetrievalService(pg.database, make[knob](value), pg.embedder, pg.settings)
         service.search(built.pg_project, "warm up", mode="dense")
         recalls, ms = [], []
         for q, truth in zip(queries, built.truth, strict=True):
@@ -182,15 +200,18 @@ def bench_recall(pg: Services, built: Built, queries: list[str]) -> list[Figure]
             found = {h.chunk_id for h in service.search(built.pg_project, q, top_k=10, mode="dense")}
             ms.append((time.perf_counter() - start) * 1000)
             recalls.append(len(found & set(truth)) / len(truth))
-        label = f"HNSW dense recall@10 vs exact, hnsw.ef_search {ef}"
+        shown = index.parameters if index is not None else "no index"
+        label = f"{shown}: dense recall@10 vs exact, {knob} {value}"
         figures.append(Figure(label, float(np.mean(recalls)), "", "target", 0.98))
-        figures.append(Figure(f"  dense p50 at that ef_search ({load_average()})", percentiles(ms)[0], "ms", "", 0.0))
+        figures.append(Figure(f"  dense p50 at that {knob} ({load_average()})", percentiles(ms)[0], "ms", "", 0.0))
     exact = RetrievalService(pg.database, PostgresIndex(exact_below=1 << 62), pg.embedder, pg.settings)
     few = queries[: 10 if built.chunks <= 200_000 else 3]
     exact_ms = [timed(exact.search, built.pg_project, q, mode="dense") for q in few]
-    hnsw_ms = [timed(pg.retrieval.search, built.pg_project, q, mode="dense") for q in few]
-    hnsw_p50, exact_p50 = percentiles(hnsw_ms)[0], percentiles(exact_ms)[0]
-    figures.append(Figure("dense p50, HNSW (same queries)", hnsw_p50, "ms", "exact scan in PostgreSQL", exact_p50))
+    ann_ms = [timed(pg.retrieval.search, built.pg_project, q, mode="dense") for q in few]
+    ann_p50, exact_p50 = percentiles(ann_ms)[0], percentiles(exact_ms)[0]
+    figures.append(
+        Figure("dense p50, vector index (same queries)", ann_p50, "ms", "exact scan in PostgreSQL", exact_p50)
+    )
     return figures
 
 

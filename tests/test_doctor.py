@@ -249,7 +249,7 @@ def test_postgresql_vector_index_is_reported_and_its_absence_warned(run_cli: Cli
     assert found["vector index"] == {
         "name": "vector index",
         "status": "ok",
-        "detail": "384 dimensions: m 16, ef_construction 64, 0 rows",
+        "detail": "384 dimensions: HNSW, m 16, ef_construction 64, 0 rows",
     }
 
     engine = sa.create_engine(postgres)
@@ -269,7 +269,7 @@ def test_postgresql_vector_index_is_reported_and_its_absence_warned(run_cli: Cli
     )
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert checks(doctor(run_cli.home, {"DOCSAGE_DATABASE_URL": postgres}))["vector index"]["detail"].startswith(
-        "384 dimensions: m 24, ef_construction 96"
+        "384 dimensions: HNSW, m 24, ef_construction 96"
     )
 
 

@@ -49,6 +49,14 @@ class Settings(BaseSettings):
         "that is a share of a table shared with others gets proportionally more, up to 1000 (pgvector filters "
         "after the index scan).",
     )
+    pgvector_ivfflat_probes: int = Field(
+        default=0,
+        ge=0,
+        description="PostgreSQL with an IVFFlat vector index (`docsage vector-index rebuild --method ivfflat`): "
+        "lists searched for the dense candidates (pgvector's ivfflat.probes; 0: a fiftieth of the lists, at least "
+        "10). At 1M chunks and 1,000 lists, 20 probes gave recall@10 0.995 (docs/retrieval.md). A project that is "
+        "a share of the table gets proportionally more.",
+    )
     pgvector_exact_below: int = Field(
         default=20_000,
         ge=0,

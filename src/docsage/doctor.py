@@ -151,12 +151,10 @@ class Doctor:
     def _vector_index(indexes: list[VectorIndex]) -> Check:
         if not indexes:
             return Check(
-                "vector index", "warn", "no HNSW index on chunk embeddings: dense search scans every vector (slow past "
-                "~20,000 chunks a project); `docsage vector-index rebuild` makes one"
+                "vector index", "warn", "no vector index on chunk embeddings: dense search scans every vector (slow "
+                "past ~20,000 chunks a project); `docsage vector-index rebuild` makes one"
             )  # fmt: skip
-        shown = "; ".join(
-            f"{i.dimensions} dimensions: m {i.m}, ef_construction {i.ef_construction}, {i.rows:,} rows" for i in indexes
-        )
+        shown = "; ".join(f"{i.dimensions} dimensions: {i.parameters}, {i.rows:,} rows" for i in indexes)
         if invalid := [i.name for i in indexes if not i.valid]:
             return Check(
                 "vector index", "warn", f"{', '.join(invalid)} is invalid (a build failed): searches scan exactly "

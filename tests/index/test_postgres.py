@@ -220,7 +220,8 @@ def test_an_embedding_without_an_hnsw_index_is_searched_exactly(
             cands = index.candidates(session, project.id, "", vectors[1], depth=3)
         assert cands.pks[cands.dense_rank == 1].size == 1
         assert float(cands.dense.max()) == pytest.approx(1.0, abs=1e-6)
-        assert "no HNSW index ix_chunks_embedding_hnsw_8" in caplog.text
+        assert "no vector index for 8-dimensional embeddings" in caplog.text
+        assert "docsage vector-index rebuild --dimensions 8" in caplog.text
         assert indexed.services.retrieval.search(indexed.project_id, "install", mode="dense")
 
 

@@ -21,12 +21,14 @@ MIGRATE_LOCK_KEY = int.from_bytes(b"docsage", "big")  # 0x646f6373616765; fits a
 
 
 ANN_INDEX_PREFIX = "ix_chunks_embedding_hnsw_"  # + the embedding dimension; made by migrations
+# The vector index of one dimension is one of these (`docsage vector-index rebuild --method`), named by its method.
+ANN_INDEX_PREFIXES = {"hnsw": ANN_INDEX_PREFIX, "ivfflat": "ix_chunks_embedding_ivfflat_"}
 
 
 def include_in_schema_comparison(obj: object, name: str | None, type_: str, reflected: bool, other: object) -> bool:
-    """Alembic's include_object hook: the HNSW indexes are expression indexes, one per embedding dimension,
+    """Alembic's include_object hook: the vector indexes are expression indexes, one per embedding dimension,
     that the models cannot describe; migrations own them, and schema comparisons leave them out."""
-    return not (type_ == "index" and name is not None and name.startswith(ANN_INDEX_PREFIX))
+    return not (type_ == "index" and name is not None and name.startswith(tuple(ANN_INDEX_PREFIXES.values())))
 
 
 def _without_nul(value: Any) -> Any:

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
 from docsage.db.models import Chunk
-from docsage.db.postgres import ANN_INDEX_PREFIX
+from docsage.db.postgres import ANN_INDEX_PREFIXES
 from docsage.db.projects import ProjectRepository
 from docsage.embed.base import Vectors
 from docsage.index.base import CandidateSet, ChunkWrite, StoredChunk
@@ -73,11 +74,20 @@ PRUNE_EVERY = 1_000
 EXACT_BELOW = 20_000
 MAX_EF_SEARCH = 1000  # pgvector's limit
 MIN_EF_SEARCH = 40  # pgvector's default
+MIN_PROBES = 10
+IVFFLAT_DEFAULT_LISTS = 100  # pgvector's, when an index was made without `lists`
 # pgvector can return a few rows short of ef_search even unfiltered (293 of 300 at 100k chunks): a list this
 # full is kept, rather than paying an exact scan (0.47 s at 100k chunks) for the tail of the candidates.
 ANN_KEPT_SHARE = 0.9
 LIST_THREADS = 32
 INDEX_RECHECK_S = 60.0  # how long an index's existence and size are believed before asking again
+
+
+@dataclass(frozen=True)
+class AnnIndex:
+    method: str  # "hnsw" or "ivfflat"
+    rows: float
+    lists: int
 
 
 def vector_literal(vector: npt.NDArray[np.float32]) -> str:
@@ -93,12 +103,14 @@ class PostgresIndex:
         data_version: Callable[[], int | None] = lambda: None,
         exact_below: int | None = None,
         ef_search: int = 0,
+        ivfflat_probes: int = 0,
     ) -> None:
         self._cache = ProjectCache(data_version, with_vectors=False, deletions=self._deleted_since)
         self.exact_below = EXACT_BELOW if exact_below is None else exact_below
         self.ef_search = ef_search  # 0: the candidate depth (the list must hold that many rows)
+        self.ivfflat_probes = ivfflat_probes  # 0: a fiftieth of the index's lists, at least MIN_PROBES
         self.keep_generations, self.prune_every = KEEP_GENERATIONS, PRUNE_EVERY  # the deletion log's pruning
-        self._ann_index: dict[int, tuple[float | None, float]] = {}  # dimension -> (index rows or None, when)
+        self._ann_index: dict[int, tuple[AnnIndex | None, float]] = {}  # dimension -> (its index or None, when)
         # Threads that wait on the dense list's SQL while the searching thread scores BM25 (created as needed:
         # one per search in flight, which the retrieval service already bounds).
         self._lists = ThreadPoolExecutor(max_workers=LIST_THREADS, thread_name_prefix="docsage-dense")
@@ -169,7 +181,7 @@ class PostgresIndex:
         # until it is done; at 1M chunks the two took ~20 and ~40 ms one after the other.
         conn = session.connection()
         eligible = int(np.count_nonzero(mask))
-        indexed = self._ann_rows(session, int(vector.shape[-1])) if eligible >= self.exact_below else None
+        indexed = self._ann(session, int(vector.shape[-1])) if eligible >= self.exact_below else None
         listing = self._lists.submit(self._dense_list, conn, project_id, vector, depth, source_ids, eligible, indexed)
         try:
             lexical = arrays.lexical.score(analyze(query), mask)
@@ -187,9 +199,9 @@ class PostgresIndex:
         depth: int,
         source_ids: list[str] | None,
         eligible: int,
-        indexed: float | None,
+        indexed: AnnIndex | None,
     ) -> list[tuple[int, float]]:
-        """(pk, inner product) of the dense top list: by the HNSW index when there is one and the project's
+        """(pk, inner product) of the dense top list: by the vector index when there is one and the project's
         eligible chunks are many enough, otherwise (or when the filtered list comes back short) by a scan."""
         dim = int(vector.shape[-1])
         params: dict[str, object] = {"q": vector_literal(vector), "p": project_id, "k": depth}
@@ -198,12 +210,18 @@ class PostgresIndex:
             shape["sources"], params["s"] = SOURCES_SQL, list(source_ids)
         found: list[tuple[int, float]] = []
         if indexed is not None:
-            # pgvector 0.6 returns at most ef_search rows and filters them afterwards (by project, source), so
-            # a project that is a share of the index asks for proportionally more (up to pgvector's limit).
-            share = min(1.0, eligible / indexed) if indexed > 0 else 1.0
-            wanted = max(depth, self.ef_search, MIN_EF_SEARCH)
-            ef = min(MAX_EF_SEARCH, math.ceil(wanted / share))
-            conn.exec_driver_sql(f"SELECT set_config('hnsw.ef_search', '{ef}', true)")
+            # pgvector 0.6 returns at most ef_search rows (HNSW), or the rows of the lists it probes (IVFFlat), and
+            # filters them afterwards (by project, source), so a project that is a share of the index asks for
+            # proportionally more (up to pgvector's limit, or every list).
+            share = min(1.0, eligible / indexed.rows) if indexed.rows > 0 else 1.0
+            if indexed.method == "ivfflat":
+                probes = self.ivfflat_probes or max(MIN_PROBES, indexed.lists // 50)
+                probes = min(max(indexed.lists, 1), math.ceil(probes / share))
+                conn.exec_driver_sql(f"SELECT set_config('ivfflat.probes', '{probes}', true)")
+            else:
+                wanted = max(depth, self.ef_search, MIN_EF_SEARCH)
+                ef = min(MAX_EF_SEARCH, math.ceil(wanted / share))
+                conn.exec_driver_sql(f"SELECT set_config('hnsw.ef_search', '{ef}', true)")
             found = [(int(pk), float(s)) for pk, s in conn.exec_driver_sql(ANN_SQL.format(**shape), params)]
         if len(found) < ANN_KEPT_SHARE * min(depth, eligible):
             # Small, or too small a share of the index for its filtered list to fill up: exact, by a scan.
@@ -234,22 +252,32 @@ class PostgresIndex:
                 dense[where] = np.asarray([s for _, s in rescored], dtype=np.float32)
         return top
 
-    def _ann_rows(self, session: Session, dim: int) -> float | None:
-        """Rows in the HNSW index for this dimension (the planner's estimate; 0 when not yet counted), None
-        when there is no such index."""
+    def _ann(self, session: Session, dim: int) -> AnnIndex | None:
+        """The vector index for this dimension (its method, the planner's row estimate: 0 when not yet counted,
+        and its lists for IVFFlat), None when there is none."""
         known = self._ann_index.get(dim)
         if known is not None and time.monotonic() - known[1] < INDEX_RECHECK_S:
             return known[0]
-        name = f"{ANN_INDEX_PREFIX}{dim}"
         found = session.connection().exec_driver_sql(
-            "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = to_regclass(%(n)s)", {"n": name}
+            "SELECT c.relname, greatest(c.reltuples, 0), c.reloptions FROM pg_class c "
+            "WHERE c.oid = to_regclass(%(h)s) OR c.oid = to_regclass(%(i)s) ORDER BY c.relname",
+            {"h": f"{ANN_INDEX_PREFIXES['hnsw']}{dim}", "i": f"{ANN_INDEX_PREFIXES['ivfflat']}{dim}"},
         )
-        row = found.first()
-        rows = None if row is None else float(row[0])
-        if rows is None and (known is None or known[0] is not None):
-            log.warning("no HNSW index %s for %d-dimensional embeddings: dense search scans exactly", name, dim)
-        self._ann_index[dim] = (rows, time.monotonic())
-        return rows
+        row = found.first()  # both only if made by hand: the HNSW one's name sorts first
+        index = None
+        if row is not None:
+            options = dict(opt.split("=", 1) for opt in row[2] or [])
+            method = "ivfflat" if str(row[0]).startswith(ANN_INDEX_PREFIXES["ivfflat"]) else "hnsw"
+            index = AnnIndex(method, float(row[1]), int(options.get("lists", IVFFLAT_DEFAULT_LISTS)))
+        if index is None and (known is None or known[0] is not None):
+            log.warning(
+                "no vector index for %d-dimensional embeddings: dense search scans exactly; "
+                "`docsage vector-index rebuild --dimensions %d` makes one",
+                dim,
+                dim,
+            )
+        self._ann_index[dim] = (index, time.monotonic())
+        return index
 
     def term_weights(self, session: Session, project_id: str, terms: list[str]) -> dict[str, float]:
         arrays = self._cache.get(session, project_id)

@@ -19,16 +19,21 @@ def _sqlite(database: Database, settings: Settings) -> IndexBackend:
 def _postgresql(database: Database, settings: Settings) -> IndexBackend:
     from docsage.index.postgres import PostgresIndex
 
-    return PostgresIndex(database.data_version, settings.pgvector_exact_below, settings.pgvector_ef_search)
+    return PostgresIndex(
+        database.data_version,
+        settings.pgvector_exact_below,
+        settings.pgvector_ef_search,
+        settings.pgvector_ivfflat_probes,
+    )
 
 
 BACKENDS: dict[str, Callable[[Database, Settings], IndexBackend]] = {"sqlite": _sqlite, "postgresql": _postgresql}
-_backends: dict[tuple[str, int, int], IndexBackend] = {}
+_backends: dict[tuple[str, int, int, int], IndexBackend] = {}
 
 
 def get_index_backend(database: Database, settings: Settings) -> IndexBackend:
     """One backend per database and index settings (its caches are shared by everything using them)."""
-    key = (database.url, settings.pgvector_exact_below, settings.pgvector_ef_search)
+    key = (database.url, settings.pgvector_exact_below, settings.pgvector_ef_search, settings.pgvector_ivfflat_probes)
     if key not in _backends:
         dialect = database.engine.dialect.name
         if dialect not in BACKENDS:

@@ -50,5 +50,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(f"DROP INDEX IF EXISTS ix_chunks_embedding_hnsw_{HNSW_DIMENSIONS}")
+    op.execute(f"DROP INDEX IF EXISTS ix_chunks_embedding_ivfflat_{HNSW_DIMENSIONS}")  # `docsage vector-index`
     _require_no_chunks("turn pgvector vectors back into bytes")
     op.execute("ALTER TABLE chunks ALTER COLUMN embedding TYPE bytea USING NULL")
