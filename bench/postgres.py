@@ -10,8 +10,7 @@ SQLite home, exact neighbours, build timings), so later runs measure without reb
 - each replica's memory: a real `docsage serve` per backend, RSS after its first /retrieval/ answer;
 - retrieval p50/p95 (hybrid, dense, lexical; query embedding included) on both backends, alternated;
 - ANN recall@10 against exact search (numpy over every vector) across hnsw.ef_search (or ivfflat.probes)
-  values, with the
-  dense p50 of each, and PostgreSQL's own exact scan;
+  values, with the dense p50 of each, and PostgreSQL's own exact scan;
 - what a replica pays to follow a write and a deletion; data_version() on both backends;
 - up to 100k chunks: BM25 as SQL over a postings table (the design not chosen) vs the in-memory postings.
 
@@ -40,7 +39,7 @@ from bench import pgbuild
 from bench.pgbuild import Built, log
 from docsage.benchmarks import Figure
 from docsage.config import Settings
-from docsage.db.vector_index import describe
+from docsage.db.vector_index import default_probes, describe
 from docsage.index.cache import top_rows
 from docsage.index.lexical import analyze
 from docsage.index.postgres import PostgresIndex
@@ -51,13 +50,8 @@ from docsage.services import Services
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "eval"
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "lexical")
-EF_SWEEP = (300, 400, 600, 800, 1000)
-PROBES_SWEEP = (
-    10,
-    20,
-    40,
-    80,
-)  # ivfflat.probes values  # hnsw.ef_search values; below the candidate depth the list runs short
+EF_SWEEP = (300, 400, 600, 800, 1000)  # hnsw.ef_search values; below the candidate depth the list runs short
+PROBES_SWEEP = (10, 20, 40, 80)  # ivfflat.probes values
 SQL_BM25_UP_TO = 100_000  # the postings table takes minutes to build past this
 
 
@@ -182,17 +176,15 @@ def bench_recall(pg: Services, built: Built, queries: list[str]) -> list[Figure]
     figures = []
     with pg.database.engine.connect() as conn:
         index = describe(conn, pg.embedder.dimension)
+    make: Callable[[int], PostgresIndex]
     if index is not None and index.method == "ivfflat":
-        lists = index.lists or 100
-        sweep = {"ivfflat.probes": sorted({*PROBES_SWEEP, pg.settings.pgvector_ivfflat_probes or max(10, lists // 50)})}
-        make = {"ivfflat.probes": lambda n: PostgresIndex(ivfflat_probes=n)}
+        knob, default = "ivfflat.probes", pg.settings.pgvector_ivfflat_probes or default_probes(index.lists or 1)
+        values, make = {*PROBES_SWEEP, default}, lambda n: PostgresIndex(ivfflat_probes=n)
     else:
-        default = pg.settings.retrieval_candidates
-        sweep = {"hnsw.ef_search": sorted({*EF_SWEEP, pg.settings.pgvector_ef_search or default})}
-        make = {"hnsw.ef_search": lambda n: PostgresIndex(ef_search=n)}
-    knob = next(iter(sweep))
-    for value in sweep[knob]:
-        service = RetrievalService(pg.database, make[knob](value), pg.embedder, pg.settings)
+        knob, default = "hnsw.ef_search", pg.settings.pgvector_ef_search or pg.settings.retrieval_candidates
+        values, make = {*EF_SWEEP, default}, lambda n: PostgresIndex(ef_search=n)
+    for value in sorted(values):
+        service = RetrievalService(pg.database, make(value), pg.embedder, pg.settings)
         service.search(built.pg_project, "warm up", mode="dense")
         recalls, ms = [], []
         for q, truth in zip(queries, built.truth, strict=True):

@@ -14,7 +14,6 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -22,8 +21,8 @@ from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
 from docsage.db.models import Chunk
-from docsage.db.postgres import ANN_INDEX_PREFIXES
 from docsage.db.projects import ProjectRepository
+from docsage.db.vector_index import VectorIndex, default_probes, describe
 from docsage.embed.base import Vectors
 from docsage.index.base import CandidateSet, ChunkWrite, StoredChunk
 from docsage.index.cache import ProjectArrays, ProjectCache, top_rows
@@ -74,20 +73,11 @@ PRUNE_EVERY = 1_000
 EXACT_BELOW = 20_000
 MAX_EF_SEARCH = 1000  # pgvector's limit
 MIN_EF_SEARCH = 40  # pgvector's default
-MIN_PROBES = 10
-IVFFLAT_DEFAULT_LISTS = 100  # pgvector's, when an index was made without `lists`
 # pgvector can return a few rows short of ef_search even unfiltered (293 of 300 at 100k chunks): a list this
 # full is kept, rather than paying an exact scan (0.47 s at 100k chunks) for the tail of the candidates.
 ANN_KEPT_SHARE = 0.9
 LIST_THREADS = 32
 INDEX_RECHECK_S = 60.0  # how long an index's existence and size are believed before asking again
-
-
-@dataclass(frozen=True)
-class AnnIndex:
-    method: str  # "hnsw" or "ivfflat"
-    rows: float
-    lists: int
 
 
 def vector_literal(vector: npt.NDArray[np.float32]) -> str:
@@ -108,9 +98,9 @@ class PostgresIndex:
         self._cache = ProjectCache(data_version, with_vectors=False, deletions=self._deleted_since)
         self.exact_below = EXACT_BELOW if exact_below is None else exact_below
         self.ef_search = ef_search  # 0: the candidate depth (the list must hold that many rows)
-        self.ivfflat_probes = ivfflat_probes  # 0: a fiftieth of the index's lists, at least MIN_PROBES
+        self.ivfflat_probes = ivfflat_probes  # 0: default_probes of the index's lists
         self.keep_generations, self.prune_every = KEEP_GENERATIONS, PRUNE_EVERY  # the deletion log's pruning
-        self._ann_index: dict[int, tuple[AnnIndex | None, float]] = {}  # dimension -> (its index or None, when)
+        self._ann_index: dict[int, tuple[VectorIndex | None, float]] = {}  # dimension -> (its index or None, when)
         # Threads that wait on the dense list's SQL while the searching thread scores BM25 (created as needed:
         # one per search in flight, which the retrieval service already bounds).
         self._lists = ThreadPoolExecutor(max_workers=LIST_THREADS, thread_name_prefix="docsage-dense")
@@ -182,29 +172,32 @@ class PostgresIndex:
         conn = session.connection()
         eligible = int(np.count_nonzero(mask))
         indexed = self._ann(session, int(vector.shape[-1])) if eligible >= self.exact_below else None
-        listing = self._lists.submit(self._dense_list, conn, project_id, vector, depth, source_ids, eligible, indexed)
+        literal, dim = vector_literal(vector), int(vector.shape[-1])
+        listing = self._lists.submit(
+            self._dense_list, conn, project_id, literal, dim, depth, source_ids, eligible, indexed
+        )
         try:
             lexical = arrays.lexical.score(analyze(query), mask)
             lex_top = top_rows(lexical, mask & (lexical > 0), depth)
         finally:
             found = listing.result()  # waited for even if scoring failed: the connection is the thread's till then
-        dense_top = self._dense_scores(conn, arrays, vector, found, lex_top, dense)
+        dense_top = self._dense_scores(conn, arrays, literal, dim, found, lex_top, dense)
         return arrays.candidate_set(lexical, dense, lex_top, dense_top)
 
     def _dense_list(
         self,
         conn: Connection,
         project_id: str,
-        vector: Vectors,
+        literal: str,
+        dim: int,
         depth: int,
         source_ids: list[str] | None,
         eligible: int,
-        indexed: AnnIndex | None,
+        indexed: VectorIndex | None,
     ) -> list[tuple[int, float]]:
         """(pk, inner product) of the dense top list: by the vector index when there is one and the project's
         eligible chunks are many enough, otherwise (or when the filtered list comes back short) by a scan."""
-        dim = int(vector.shape[-1])
-        params: dict[str, object] = {"q": vector_literal(vector), "p": project_id, "k": depth}
+        params: dict[str, object] = {"q": literal, "p": project_id, "k": depth}
         shape = {"dim": dim, "sources": ""}
         if source_ids:
             shape["sources"], params["s"] = SOURCES_SQL, list(source_ids)
@@ -215,8 +208,8 @@ class PostgresIndex:
             # proportionally more (up to pgvector's limit, or every list).
             share = min(1.0, eligible / indexed.rows) if indexed.rows > 0 else 1.0
             if indexed.method == "ivfflat":
-                probes = self.ivfflat_probes or max(MIN_PROBES, indexed.lists // 50)
-                probes = min(max(indexed.lists, 1), math.ceil(probes / share))
+                lists = indexed.lists or 1
+                probes = min(lists, math.ceil((self.ivfflat_probes or default_probes(lists)) / share))
                 conn.exec_driver_sql(f"SELECT set_config('ivfflat.probes', '{probes}', true)")
             else:
                 wanted = max(depth, self.ef_search, MIN_EF_SEARCH)
@@ -232,7 +225,8 @@ class PostgresIndex:
     def _dense_scores(
         conn: Connection,
         arrays: ProjectArrays,
-        vector: Vectors,
+        literal: str,
+        dim: int,
         found: list[tuple[int, float]],
         lex_top: npt.NDArray[np.int64],
         dense: npt.NDArray[np.float32],
@@ -245,30 +239,20 @@ class PostgresIndex:
         top = top[np.argsort(-dense[top], kind="stable")]
         missing = np.setdiff1d(lex_top, top)
         if len(missing):
-            params = {"q": vector_literal(vector), "pks": arrays.pks[missing].tolist()}
-            rescored = list(conn.exec_driver_sql(RESCORE_SQL.format(dim=int(vector.shape[-1])), params))
+            params = {"q": literal, "pks": arrays.pks[missing].tolist()}
+            rescored = list(conn.exec_driver_sql(RESCORE_SQL.format(dim=dim), params))
             if rescored:
                 where = arrays.rows_of(np.asarray([pk for pk, _ in rescored], dtype=np.int64))
                 dense[where] = np.asarray([s for _, s in rescored], dtype=np.float32)
         return top
 
-    def _ann(self, session: Session, dim: int) -> AnnIndex | None:
-        """The vector index for this dimension (its method, the planner's row estimate: 0 when not yet counted,
-        and its lists for IVFFlat), None when there is none."""
+    def _ann(self, session: Session, dim: int) -> VectorIndex | None:
+        """The vector index for this dimension (method, the planner's row estimate: 0 when not yet counted,
+        lists for IVFFlat), None when there is none; believed for INDEX_RECHECK_S."""
         known = self._ann_index.get(dim)
         if known is not None and time.monotonic() - known[1] < INDEX_RECHECK_S:
             return known[0]
-        found = session.connection().exec_driver_sql(
-            "SELECT c.relname, greatest(c.reltuples, 0), c.reloptions FROM pg_class c "
-            "WHERE c.oid = to_regclass(%(h)s) OR c.oid = to_regclass(%(i)s) ORDER BY c.relname",
-            {"h": f"{ANN_INDEX_PREFIXES['hnsw']}{dim}", "i": f"{ANN_INDEX_PREFIXES['ivfflat']}{dim}"},
-        )
-        row = found.first()  # both only if made by hand: the HNSW one's name sorts first
-        index = None
-        if row is not None:
-            options = dict(opt.split("=", 1) for opt in row[2] or [])
-            method = "ivfflat" if str(row[0]).startswith(ANN_INDEX_PREFIXES["ivfflat"]) else "hnsw"
-            index = AnnIndex(method, float(row[1]), int(options.get("lists", IVFFLAT_DEFAULT_LISTS)))
+        index = describe(session.connection(), dim)
         if index is None and (known is None or known[0] is not None):
             log.warning(
                 "no vector index for %d-dimensional embeddings: dense search scans exactly; "
