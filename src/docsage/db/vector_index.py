@@ -122,8 +122,8 @@ def default_lists(rows: int) -> int:
 def _require_postgresql(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         raise InvalidInputError(
-            f"the vector index is PostgreSQL's (pgvector HNSW); this database is {engine.dialect.name}, where "
-            "dense search is an exact scan in each process and has no index to build"
+            f"the vector index is PostgreSQL's (pgvector's HNSW or IVFFlat); this database is {engine.dialect.name}, "
+            "where dense search is an exact scan in each process and has no index to build"
         )
 
 
