@@ -226,3 +226,34 @@ def test_connector_error_fails_the_run_and_deletes_nothing(indexed: Indexed) -> 
         assert conn.execute("SELECT status FROM ingest_runs WHERE id = ?", (summary.run_id,)).fetchone() == ("failed",)
     assert indexed.chunks() == before
     assert indexed.url("rate-limits.rst") in indexed.urls_found("429 Too Many Requests Retry-After")
+
+
+def token_counts(indexed: Indexed) -> list[int]:
+    with closing(indexed.connect()) as conn:
+        rows = conn.execute("SELECT token_count FROM chunks WHERE source_id = ?", (indexed.source.id,)).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def test_chunks_fit_the_configured_size_and_a_new_size_rechunks_every_page_once(indexed: Indexed) -> None:
+    default = indexed.services.settings.chunk_tokens
+    before = token_counts(indexed)
+    assert max(before) <= default < indexed.services.embedder.max_tokens
+    smaller = Services(indexed.services.settings.model_copy(update={"chunk_tokens": 64}))
+    try:
+        again = smaller.ingest.run(indexed.source.id)
+        assert (again.added, again.updated, again.unchanged, again.failed) == (0, DOC_COUNT, 0, 0), again
+        after = token_counts(indexed)
+        assert max(after) <= 64 and len(after) > len(before)
+        # the pages are still found, from their smaller chunks
+        hits = smaller.retrieval.search(indexed.project_id, "rate limits", top_k=3)
+        assert hits and all(h.content for h in hits)
+        steady = smaller.ingest.run(indexed.source.id)
+        assert (steady.updated, steady.unchanged, steady.chunks) == (0, DOC_COUNT, 0), steady
+    finally:
+        smaller.database.dispose()
+    # a size beyond the embedder's window is the window: chunks never exceed what the model reads
+    wide = Services(indexed.services.settings.model_copy(update={"chunk_tokens": 10_000}))
+    try:
+        assert wide.ingest.chunker.max_tokens == wide.embedder.max_tokens
+    finally:
+        wide.database.dispose()

@@ -86,6 +86,17 @@ class JobProgress:
 INGEST_SOURCE = "ingest_source"
 
 
+def chunk_window(embedder: Embedder, settings: Settings) -> int:
+    """The longest chunk in the embedder's tokens: DOCSAGE_CHUNK_TOKENS, capped at the embedder's window."""
+    return min(settings.chunk_tokens, embedder.max_tokens)
+
+
+def index_stamp(embedder: Embedder, window: int) -> str:
+    """What a document's chunks were made with: the embedder, and the chunk size when it is not the whole window.
+    A document whose stamp differs from the current one is chunked and embedded again at its next ingest."""
+    return embedder.name if window >= embedder.max_tokens else f"{embedder.name}; chunks of {window} tokens"
+
+
 def enqueue_ingest(jobs: JobService, project_id: str, source_id: str, session: Session | None = None) -> Job:
     """Queue one run of a source (or return the run already queued or running for it); in the caller's
     transaction when given one (the caller then commits and calls `jobs.notify()`)."""
@@ -143,7 +154,9 @@ class IngestService:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self.chunker = Chunker(embedder.count_tokens, embedder.max_tokens)
+        window = chunk_window(embedder, settings)
+        self.chunker = Chunker(embedder.count_tokens, window)
+        self.stamp = index_stamp(embedder, window)
 
     @property
     def parse_limits(self) -> ParseLimits:
@@ -208,7 +221,7 @@ class IngestService:
                 seen.add(item.url)
                 progress.documents(len(seen))
                 prior = known.get(item.url)
-                if prior and prior[1] == item.hash and prior[2] == self.embedder.name:
+                if prior and prior[1] == item.hash and prior[2] == self.stamp:
                     summary.unchanged += 1
                     continue
                 try:
@@ -279,7 +292,7 @@ class IngestService:
                 else:
                     summary.updated += 1
                 doc.title, doc.content, doc.content_hash = p.title, p.content, p.doc.hash
-                doc.chunk_count, doc.embedder = n, self.embedder.name
+                doc.chunk_count, doc.embedder = n, self.stamp
                 writes = [
                     ChunkWrite(
                         chunk_id(source.id, p.doc.url, d.ordinal, d.text),
