@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from conftest import Cli, table_counts
+from conftest import DOCSAGE_EXE, Cli, cli_env, table_counts
 from docsage.config import Settings
 from docsage.services import Services
 
@@ -385,4 +385,29 @@ def test_error_is_one_line_exit_2_and_changes_nothing(world: World, case: str) -
     lines = result.stderr.splitlines()
     assert len(lines) == 1, f"stderr should be one line:\n{result.stderr}"
     assert lines[0].startswith("error:"), lines[0]
+    assert table_counts(world.cli.db_path) == before
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("DOCSAGE_CHUNK_TOKENS", "10", "greater than or equal to 64"),
+        ("DOCSAGE_FUSION_ALPHA", "half", "valid number"),
+        ("DOCSAGE_RETRIEVAL_TOP_K", "", "valid integer"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(world: World, variable: str, value: str, reason: str) -> None:
+    before = table_counts(world.cli.db_path)
+    env = {**cli_env(world.cli.home), variable: value}
+    result = subprocess.run(
+        [str(DOCSAGE_EXE), "ingest", "--project", world.project_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, f"exit {result.returncode}\nstderr: {result.stderr}"
+    assert result.stderr.startswith(f"error: {variable}={value!r}: ") and reason in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
     assert table_counts(world.cli.db_path) == before

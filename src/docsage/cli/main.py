@@ -6,6 +6,7 @@ import logging
 import sys
 
 import typer
+from pydantic import ValidationError
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.exceptions import Abort, Exit, TyperException
 
@@ -15,6 +16,7 @@ from docsage.cli.doctor import doctor
 from docsage.cli.migrate import migrate_cmd
 from docsage.cli.resources import admin_app, integration_app, key_app, project_app, source_app
 from docsage.cli.vector_index import vector_index_app
+from docsage.config import Settings, settings_problems
 from docsage.errors import DocsageError
 
 app = typer.Typer(
@@ -62,4 +64,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     except DocsageError as exc:
         sys.stderr.write(f"error: {exc.message}\n")
+        raise SystemExit(2) from None
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        sys.stderr.write(f"error: {settings_problems(exc)}\n")
         raise SystemExit(2) from None
