@@ -217,6 +217,22 @@ def test_how_often_question_quotes_the_sentence_that_states_the_period() -> None
     assert meta.is_uncertain is False
 
 
+EDITOR = """\
+Skyloom can open your editor through `skyloom.edit()`. This is the way to write long release notes without \
+leaving the terminal. The editor is taken from `$EDITOR`."""
+
+
+def test_a_sentence_that_refers_back_is_quoted_with_the_sentence_it_refers_to() -> None:
+    editor = page(1, "Utilities", "Utilities > Editors", EDITOR)
+    deltas, _ = run("How do I write long release notes without leaving the terminal?", [editor])
+    answer = "".join(deltas)
+
+    # "This is the way…" matches the question; what "this" is comes from the sentence before it.
+    assert "This is the way to write long release notes without leaving the terminal." in answer
+    assert "Skyloom can open your editor through `skyloom.edit()`." in answer
+    assert answer.index("skyloom.edit()") < answer.index("This is the way")
+
+
 def test_list_introduced_by_a_matching_sentence_is_quoted_whole_under_it() -> None:
     daemon = page(1, "Daemon", "Running > Daemon", SIGNALS)
     deltas, _ = run("Which signals make the daemon reload its configuration?", [daemon])

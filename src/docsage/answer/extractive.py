@@ -78,6 +78,13 @@ _ASKS_PROCEDURE = re.compile(
     r"setting|parameter|function|method))\b",
     re.IGNORECASE,
 )
+# A sentence opening like this refers back to the one before it ("This is useful for multi-line input." after
+# "Click launches editors through edit()."): quoted alone it leaves out what it is about.
+_REFERS_BACK = re.compile(
+    r"^(?:this|these|that|those|it|its|they|their|such|in (?:this|that|which) case|however|otherwise|then|but|so|"
+    r"here)\b",
+    re.IGNORECASE,
+)
 _INLINE_CODE = re.compile(r"`[^`]+`")
 _DIGIT = re.compile(r"\d")
 
@@ -239,7 +246,8 @@ def _render(passages: list[_Passage], chosen: Chosen) -> list[str]:
 
 def _with(chosen: Chosen, passages: list[_Passage], unit: _Unit) -> Chosen:
     """`chosen` plus this unit and what it needs to be read: a short list or table its other items or rows, a
-    sentence the one after it, or the block it introduces (ending in ':')."""
+    sentence the one after it (and the one before it when it refers back to it), or the block it introduces
+    (ending in ':')."""
     grown = {key: set(parts) for key, parts in chosen.items()}
     grown.setdefault((unit.rank, unit.block), set()).add(unit.part)
     blocks = passages[unit.rank].blocks
@@ -248,6 +256,8 @@ def _with(chosen: Chosen, passages: list[_Passage], unit: _Unit) -> Chosen:
         if block.kind is not BlockKind.CODE and len("\n".join(block.parts)) <= WHOLE_BLOCK_CHARS:
             grown[(unit.rank, unit.block)].update(range(len(block.parts)))  # an item reads best in its list
         return grown
+    if unit.part > 0 and _REFERS_BACK.match(block.parts[unit.part]):
+        grown[(unit.rank, unit.block)].add(unit.part - 1)
     if unit.part + 1 < len(block.parts):
         # The answer often follows the sentence that words the question: "Sometimes you want X. Use Y."
         grown[(unit.rank, unit.block)].add(unit.part + 1)
