@@ -164,8 +164,8 @@ def main() -> None:
 
     # 2. levers, on docsage's own chunks
     embedder = MiniLMEmbedder()
-    chunker = Chunker(embedder.count_tokens, embedder.max_tokens)
-    plain_chunker = Chunker(embedder.count_tokens, embedder.max_tokens, collapse_repeats=False)
+    chunker = Chunker(embedder.count_tokens, embedder.chunk_tokens)  # the size ingestion uses by default
+    plain_chunker = Chunker(embedder.count_tokens, embedder.chunk_tokens, collapse_repeats=False)
     docs = [parse(d.raw, d.fmt, d.url) for d in load_pages(pages)]
     texts = [c.embed_text for d in docs for c in chunker.chunk(d)]
     uncollapsed = sum(len(plain_chunker.chunk(d)) for d in docs)

@@ -6,8 +6,10 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_CHUNK_TOKENS = 64  # below this a chunk is a sentence or two: too little for either retriever to rank
 
 
 class Settings(BaseSettings):
@@ -38,11 +40,11 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, description="Timeout for one LLM request, seconds.")
 
     chunk_tokens: int = Field(
-        default=192,
-        ge=64,
+        default=0,
         description="Longest chunk, in the embedder's tokens with the page title and heading path, capped at the "
-        "embedder's window (256 for the bundled model). The bundled model ranks 192-token chunks better than "
-        "256-token ones (docs/retrieval.md). A change re-chunks each document at its next ingest.",
+        "embedder's window; 0: the embedder's own size (192 for the bundled model, which ranks them better than "
+        "its whole 256-token window: docs/retrieval.md; a remote embedder's window). A change re-chunks each "
+        "document at its next ingest.",
     )
     retrieval_top_k: int = Field(default=8, description="Passages given to the answer engine.")
     retrieval_candidates: int = Field(default=300, description="Candidates taken from each retriever before fusion.")
@@ -232,6 +234,13 @@ class Settings(BaseSettings):
         "X-Forwarded-Proto `docsage serve` trusts: the client address (login throttling) and https (the Secure "
         "dashboard cookie) come from them.",
     )
+
+    @field_validator("chunk_tokens")
+    @classmethod
+    def _chunk_tokens_floor(cls, value: int) -> int:
+        if value != 0 and value < MIN_CHUNK_TOKENS:
+            raise ValueError(f"should be 0 (the embedder's own size) or at least {MIN_CHUNK_TOKENS}")
+        return value
 
     def resolved_search_threads(self) -> int:
         return self.search_threads or os.cpu_count() or 1

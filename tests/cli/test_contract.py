@@ -391,7 +391,7 @@ def test_error_is_one_line_exit_2_and_changes_nothing(world: World, case: str) -
 @pytest.mark.parametrize(
     ("variable", "value", "reason"),
     [
-        ("DOCSAGE_CHUNK_TOKENS", "10", "greater than or equal to 64"),
+        ("DOCSAGE_CHUNK_TOKENS", "10", "or at least 64"),
         ("DOCSAGE_FUSION_ALPHA", "half", "valid number"),
         ("DOCSAGE_RETRIEVAL_TOP_K", "", "valid integer"),
     ],

@@ -112,6 +112,10 @@ class CountingEmbedder:
     def max_tokens(self) -> int:
         return self.inner.max_tokens
 
+    @property
+    def chunk_tokens(self) -> int:
+        return self.inner.chunk_tokens
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         return self.inner.count_tokens(texts)
 

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import minimal_pdf
+from conftest import make_settings, minimal_pdf
 from databases import TestConnection
 from docsage.db.models import Source
+from docsage.embed.local import CHUNK_TOKENS
 from docsage.services import Services
+from fakes.openai_server import FakeOpenAI
 
 DOC_COUNT = 5  # pages in the Skyloom manual written by make_docs
 
@@ -235,7 +237,9 @@ def token_counts(indexed: Indexed) -> list[int]:
 
 
 def test_chunks_fit_the_configured_size_and_a_new_size_rechunks_every_page_once(indexed: Indexed) -> None:
-    default = indexed.services.settings.chunk_tokens
+    # by default the bundled model's own size, below its window (docs/retrieval.md#chunk-size)
+    default = indexed.services.embedder.chunk_tokens
+    assert indexed.services.settings.chunk_tokens == 0
     before = token_counts(indexed)
     assert max(before) <= default < indexed.services.embedder.max_tokens
     smaller = Services(indexed.services.settings.model_copy(update={"chunk_tokens": 64}))
@@ -257,3 +261,39 @@ def test_chunks_fit_the_configured_size_and_a_new_size_rechunks_every_page_once(
         assert wide.ingest.chunker.max_tokens == wide.embedder.max_tokens
     finally:
         wide.database.dispose()
+
+
+def test_a_remote_embedder_chunks_to_its_own_window_and_stamps_only_its_name(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> None:
+    """The bundled model's smaller chunks are not forced on a remote model: an upgrade re-embeds nothing through a
+    paid API, and its chunks still fill its window."""
+    docs = tmp_path / "relay-docs"
+    docs.mkdir()
+    sentences = [
+        f"Relay {n} forwards the events of destination {n} to the archive every {n} minutes." for n in range(90)
+    ]
+    (docs / "relays.md").write_text("# Relays\n\n" + " ".join(sentences) + "\n", encoding="utf-8")
+    settings = make_settings(tmp_path / "home").model_copy(
+        update={
+            "embedding_provider": "openai",
+            "embedding_base_url": fake_openai.base_url,
+            "embedding_api_key": "sk-test",
+            "embedding_model": "text-embedding-test",
+        }
+    )
+    services = Services(settings)
+    try:
+        project = services.projects.create_project("Relays")
+        source = services.projects.add_source(project.id, "folder", str(docs))
+        summary = services.ingest.run(source.id)
+        assert summary.status == "succeeded", summary
+        window = services.embedder.max_tokens
+        indexed = Indexed(services, docs, source)
+        counts = token_counts(indexed)
+        assert max(counts) <= window
+        assert max(counts) > CHUNK_TOKENS + 64, counts  # well past the bundled model's size
+        with closing(indexed.connect()) as conn:
+            assert conn.execute("SELECT embedder FROM documents").fetchall() == [("openai/text-embedding-test",)]
+    finally:
+        services.database.dispose()

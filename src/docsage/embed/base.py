@@ -14,7 +14,8 @@ class Embedder(Protocol):
     """Turns text into L2-normalised float32 vectors.
 
     `max_tokens` is the longest input (in the embedder's own tokens, special tokens included) that the
-    model sees whole; the chunker keeps every chunk at or under it.
+    model sees whole; the chunker keeps every chunk at or under it. `chunk_tokens` is the chunk size the
+    model is measured to rank best, at most `max_tokens` (DOCSAGE_CHUNK_TOKENS overrides it).
     """
 
     @property
@@ -25,6 +26,9 @@ class Embedder(Protocol):
 
     @property
     def max_tokens(self) -> int: ...
+
+    @property
+    def chunk_tokens(self) -> int: ...
 
     def count_tokens(self, texts: list[str]) -> list[int]: ...
 

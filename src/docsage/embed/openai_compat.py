@@ -39,6 +39,12 @@ class OpenAIEmbedder:
     def max_tokens(self) -> int:
         return self._max_tokens
 
+    @property
+    def chunk_tokens(self) -> int:
+        # Not measured for remote models: their whole window, as before DOCSAGE_CHUNK_TOKENS (so an upgrade
+        # re-embeds nothing through a paid API).
+        return self._max_tokens
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self._counter.encode_batch(texts)]
 

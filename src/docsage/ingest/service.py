@@ -87,8 +87,9 @@ INGEST_SOURCE = "ingest_source"
 
 
 def chunk_window(embedder: Embedder, settings: Settings) -> int:
-    """The longest chunk in the embedder's tokens: DOCSAGE_CHUNK_TOKENS, capped at the embedder's window."""
-    return min(settings.chunk_tokens, embedder.max_tokens)
+    """The longest chunk in the embedder's tokens: DOCSAGE_CHUNK_TOKENS, or the embedder's own chunk size when it
+    is 0, capped at the embedder's window."""
+    return min(settings.chunk_tokens or embedder.chunk_tokens, embedder.max_tokens)
 
 
 def index_stamp(embedder: Embedder, window: int) -> str:
