@@ -15,10 +15,8 @@ from sqlalchemy import text
 from docsage.config import Settings
 from docsage.db.models import Document
 from docsage.index.base import ChunkWrite
-from docsage.ingest.chunk import Chunker
 from docsage.ingest.documents import FetchedDocument
 from docsage.ingest.parse import parse
-from docsage.ingest.service import chunk_window
 from docsage.retrieval.service import Mode
 from docsage.services import Services
 
@@ -61,8 +59,8 @@ def bench_ingest(pages: Path, settings: Settings, log: Callable[[str], None], ro
     with tempfile.TemporaryDirectory() as tmp:
         services = Services(settings.model_copy(update={"home": Path(tmp), "database_url": ""}))
         embedder = services.embedder
-        chunker = Chunker(embedder.count_tokens, chunk_window(embedder, services.settings))
-        texts = [c.embed_text for d in docs for c in chunker.chunk(parse(d.raw, d.fmt, d.url))]
+        # the pipeline's own chunker, so both sides of the ratio embed the same chunks
+        texts = [c.embed_text for d in docs for c in services.ingest.chunker.chunk(parse(d.raw, d.fmt, d.url))]
         embedder.embed_documents(texts[:64])  # warm-up
         log(f"ingest bench: {len(docs)} documents, {len(texts)} chunks")
         # Alternate raw and pipeline runs and keep each one's best, so a burst of foreign load on the shared
